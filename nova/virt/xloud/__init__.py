@@ -1,0 +1,22 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Load the Xloud libvirt driver with ``compute_driver = xloud.XloudLibvirtDriver``.
+
+nova's ``load_compute_driver`` imports ``'nova.virt.' + compute_driver``, so an
+out-of-tree driver needs a module inside the ``nova.virt`` package. This is
+the only file xloud-nova-ext installs under ``nova/``.
+"""
+
+from xloud_nova_ext.virt.libvirt.driver import XloudLibvirtDriver
+
+__all__ = ['XloudLibvirtDriver']

@@ -1,0 +1,160 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Why the Xloud safeguards refuse a migration, and what fixes it.
+
+Every refusal has a stable ``code`` (do not change or reuse one: tests,
+the Tempest plugin and operators' alerting match on it), a ``msg_fmt`` that
+names the cause and a ``fix_fmt`` that names the remedy.
+
+Refusals are raised as these classes inside the compute service. Across RPC
+only nova's own exception classes survive (oslo.messaging turns any other
+into a RemoteError, and the conductor only tries another destination on a
+MigrationPreCheckError), so the driver hooks re-raise a refusal as
+``nova.exception.MigrationPreCheckError`` carrying the same text; see
+:func:`as_precheck_error`.
+"""
+
+import functools
+
+from nova import exception as nova_exc
+
+
+class XloudError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = 'xloud.error'
+    msg_fmt = 'An unknown error occurred.'
+    fix_fmt = ''
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self.cause = self.msg_fmt % kwargs
+        self.fix = self.fix_fmt % kwargs if self.fix_fmt else ''
+        text = '[%s] %s' % (self.code, self.cause)
+        if self.fix:
+            text += ' Fix: %s' % self.fix
+        super().__init__(text)
+
+
+class MigrationRefused(XloudError):
+    """A safeguard refused a migration before anything was copied."""
+
+    code = 'xloud.migration.refused'
+
+
+# CPU baseline check (xloud_nova_ext.cpu)
+
+class CPUIncompatible(MigrationRefused):
+    code = 'xloud.cpu.incompatible'
+    msg_fmt = ("Destination host %(host)s cannot run the guest CPU "
+               "(model %(model)s, virt type %(virt_type)s): %(detail)s.")
+    fix_fmt = ("Give all hosts a common CPU baseline: run xloud-cpu-baseline "
+               "against them and set [libvirt] cpu_mode = custom and "
+               "cpu_models = <model it prints> on every compute host, or "
+               "migrate to a host of the same CPU generation.")
+
+
+class CPUDefinitionInvalid(MigrationRefused):
+    code = 'xloud.cpu.invalid_definition'
+    msg_fmt = "The guest CPU definition of %(what)s is unusable: %(detail)s."
+    fix_fmt = ("Hard-reboot the instance so that nova records its CPU again, "
+               "then retry.")
+
+
+class CPUModelsUnusable(XloudError):
+    """Raised at start-up: the configured cpu_models cannot run here."""
+
+    code = 'xloud.cpu.models_unusable'
+    msg_fmt = ("[libvirt] cpu_models %(models)s cannot run on host %(host)s: "
+               "%(detail)s.")
+    fix_fmt = ("Use a baseline every host supports (xloud-cpu-baseline "
+               "prints one), or remove this host from the group that uses "
+               "this baseline.")
+
+
+class BaselineInputError(XloudError):
+    """Bad input to the cluster baseline tool."""
+
+    code = 'xloud.cpu.baseline_input'
+    msg_fmt = "%(source)s: %(detail)s"
+
+
+# vTPM secret transfer (xloud_nova_ext.vtpm)
+
+class KeyManagerDisabled(MigrationRefused):
+    code = 'xloud.vtpm.key_manager_disabled'
+    msg_fmt = ("Host %(host)s cannot fetch the vTPM secret of the instance: "
+               "no key manager is configured ([key_manager] backend is "
+               "%(backend)s).")
+    fix_fmt = ("Set [key_manager] backend = barbican on this host, or set "
+               "[xloud] vtpm_secret_transport = rpc to send the secret over "
+               "the message bus as upstream nova does.")
+
+
+class KeyManagerUnreachable(MigrationRefused):
+    code = 'xloud.vtpm.key_manager_unreachable'
+    msg_fmt = ("Host %(host)s cannot reach the key manager to fetch the vTPM "
+               "secret %(secret_uuid)s: %(detail)s.")
+    fix_fmt = ("Check that Barbican is running and that its endpoint in the "
+               "service catalog ([barbican] barbican_endpoint) is reachable "
+               "from this host, then retry.")
+
+
+class VTPMSecretMissing(MigrationRefused):
+    code = 'xloud.vtpm.secret_missing'
+    msg_fmt = ("The vTPM secret %(secret_uuid)s of the instance does not "
+               "exist in the key manager.")
+    fix_fmt = ("The TPM state cannot be decrypted without it. Restore the "
+               "secret in Barbican (from a backup) under the same UUID, or "
+               "rebuild the instance with a new TPM.")
+
+
+class VTPMSecretForbidden(MigrationRefused):
+    code = 'xloud.vtpm.secret_forbidden'
+    msg_fmt = ("The credentials used by host %(host)s may not read the vTPM "
+               "secret %(secret_uuid)s (%(security)s secret security).")
+    fix_fmt = ("%(remedy)s")
+
+
+# Block-migration disk preflight (xloud_nova_ext.disk)
+
+class InsufficientDisk(MigrationRefused):
+    code = 'xloud.disk.insufficient'
+    msg_fmt = ("Destination host %(host)s has %(available)s available in "
+               "%(path)s but the block migration needs %(needed)s "
+               "(%(per_disk)s).")
+    fix_fmt = ("Free space on %(host)s, choose a destination with more room, "
+               "or wait for the block migrations already copying there "
+               "(%(in_flight)s reserved) to finish.")
+
+
+class DiskInfoInvalid(MigrationRefused):
+    code = 'xloud.disk.info_invalid'
+    msg_fmt = ("The source's disk information for the instance is unusable: "
+               "%(detail)s.")
+    fix_fmt = ("Check that the instance's disk files on the source host are "
+               "readable by nova-compute, then retry.")
+
+
+def as_precheck_error(func):
+    """Re-raise a refusal as nova's MigrationPreCheckError, text unchanged.
+
+    Decorates the driver hooks whose exceptions cross RPC.
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MigrationRefused as e:
+            raise nova_exc.MigrationPreCheckError(reason=str(e)) from e
+    return wrapper
