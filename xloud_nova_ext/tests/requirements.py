@@ -45,6 +45,6 @@ def is_root():
     return os.geteuid() == 0
 
 
-def have_commands(*names):
+def missing_commands(*names):
     """The subset of ``names`` missing from PATH (empty when all exist)."""
     return [n for n in names if shutil.which(n) is None]
