@@ -40,6 +40,11 @@ from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 PARENT = 'nova.virt.libvirt.driver.LibvirtDriver'
 
 
+def _power_off_without_copy(driver, context, instance, *args, **kwargs):
+    driver.power_off(instance)
+    return '{}'
+
+
 class XloudMigrationTestBase(
     libvirt_base.LibvirtMigrationMixin,
     libvirt_base.ServersTestBase,
@@ -61,11 +66,13 @@ class XloudMigrationTestBase(
         for hostname in self.COMPUTES:
             self.start_compute(hostname=hostname, host_info=self.host_info(
                 hostname))
-        # nova's libvirt functional tests stub the disk copy of a cold
-        # migration the same way: fakelibvirt has no disks to copy. Our
-        # override still runs and calls this.
-        self.useFixture(fixtures.MockPatch(
-            PARENT + '.migrate_disk_and_power_off', return_value='{}'))
+        # fakelibvirt has no disks to copy: stand in for the copy part of a
+        # cold migration (as nova's own functional tests do) but still stop
+        # the guest on the source, as the real method does. Our override of
+        # this hook runs and calls this through super().
+        self.useFixture(fixtures.MonkeyPatch(
+            PARENT + '.migrate_disk_and_power_off',
+            _power_off_without_copy))
 
     def _setup_compute_service(self):
         # The production setting: nova loads nova.virt.xloud (our shim).
@@ -89,18 +96,26 @@ class XloudMigrationTestBase(
         """Make the computes behave as hosts with local instance disks.
 
         All fake computes share one instances_path, which nova detects as
-        shared storage; a block migration needs it not to be.
+        shared storage; a block migration needs it not to be. The harness
+        creates no disk files (nova's harness stubs image creation), so the
+        source reports no local disks unless a test says otherwise.
         """
         self.useFixture(fixtures.MockPatch(
             PARENT + '._check_shared_storage_test_file', return_value=False))
+        self.useFixture(fixtures.MockPatch(
+            PARENT + '._get_instance_disk_info', return_value=[]))
 
     def _migrate_stub(self, domain, destination, params, flags):
-        """Move the domain to the compute named in the migration URI."""
+        """Move the domain to the compute named in the migration URI, and
+        drop it from the source as libvirt's UNDEFINE_SOURCE does.
+        """
         dest_host = parse.urlparse(destination).hostname
         dest_conn = self.driver(dest_host)._host.get_connection()
         dest_conn.createXML(params['destination_xml'],
                             'fake-createXML-doesnt-care-about-flags')
         domain.complete_job()
+        if flags & fakelibvirt.VIR_MIGRATE_UNDEFINE_SOURCE:
+            domain._connection._vms.pop(domain.name(), None)
         self.migrate_stub_ran = True
 
     # Verbs the tests read as sentences.
@@ -178,5 +193,7 @@ class XloudMigrationTestBase(
         return events
 
     def domains_on(self, hostname):
+        """UUIDs of the guests running on ``hostname``'s hypervisor."""
         conn = self.driver(hostname)._host.get_connection()
-        return [d.UUIDString() for d in conn.listAllDomains()]
+        return [d.UUIDString() for d in conn.listAllDomains(
+            fakelibvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)]
