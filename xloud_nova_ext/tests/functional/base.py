@@ -50,9 +50,11 @@ class XloudMigrationTestBase(
     libvirt_base.ServersTestBase,
     integrated_helpers.InstanceHelperMixin,
 ):
-    """Two or more computes running XloudLibvirtDriver, admin API, latest
-    microversion, casts as in production (a failed pre-check ends in
-    migration status ``error``, not in an exception in the test).
+    """Computes running XloudLibvirtDriver behind nova's real services.
+
+    Admin API at the latest microversion; casts stay casts as in production,
+    so a failed pre-check ends in migration status ``error``, not in an
+    exception in the test.
     """
 
     ADMIN_API = True
@@ -106,8 +108,9 @@ class XloudMigrationTestBase(
             PARENT + '._get_instance_disk_info', return_value=[]))
 
     def _migrate_stub(self, domain, destination, params, flags):
-        """Move the domain to the compute named in the migration URI, and
-        drop it from the source as libvirt's UNDEFINE_SOURCE does.
+        """Move the domain to the compute named in the migration URI.
+
+        The source's copy goes, as libvirt's UNDEFINE_SOURCE does.
         """
         dest_host = parse.urlparse(destination).hostname
         dest_conn = self.driver(dest_host)._host.get_connection()
@@ -180,8 +183,10 @@ class XloudMigrationTestBase(
         return server
 
     def assert_refused(self, server, source, migration, code):
-        """A refused migration: record ``error``, server ACTIVE on source,
-        the reason (with its stable code) in the instance action events.
+        """The state every refused migration must show.
+
+        Migration record ``error``, server ACTIVE on its source, the reason
+        (with its stable code) in the instance action events.
         """
         self.assertEqual('error', migration['status'], migration)
         server = self._wait_for_state_change(server, 'ACTIVE')

@@ -98,5 +98,3 @@ class ThreeComputesTest(base.XloudMigrationTestBase):
             self.assertIn(migration['dest_compute'], ('cmp2', 'cmp3'))
             self.assert_migrated(server, 'cmp1', migration['dest_compute'],
                                  migration)
-
-

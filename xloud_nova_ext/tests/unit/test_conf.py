@@ -40,9 +40,10 @@ class OptionsTest(testtools.TestCase):
                 self.assertGreater(len(opt.help.strip()), 40, opt.name)
 
     def test_defaults(self):
-        self.assertEqual('barbican', self.conf.conf.xloud.vtpm_secret_transport)
-        self.assertTrue(self.conf.conf.xloud.cpu_precheck)
-        self.assertTrue(self.conf.conf.xloud.block_migration_disk_preflight)
+        xloud = self.conf.conf.xloud
+        self.assertEqual('barbican', xloud.vtpm_secret_transport)
+        self.assertTrue(xloud.cpu_precheck)
+        self.assertTrue(xloud.block_migration_disk_preflight)
 
     def test_bad_values_are_refused(self):
         self.assertRaises(ValueError, self.conf.config,
