@@ -10,7 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Load the Xloud libvirt driver with ``compute_driver = xloud.XloudLibvirtDriver``.
+"""nova loads our driver from here: ``xloud.XloudLibvirtDriver``.
 
 nova's ``load_compute_driver`` imports ``'nova.virt.' + compute_driver``, so an
 out-of-tree driver needs a module inside the ``nova.virt`` package. This is
