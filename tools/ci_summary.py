@@ -1,0 +1,101 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""Print what every tier of a CI run did, then one closing line.
+
+Reads the tier list written by tools/run-tests.sh (``name exit-code
+seconds``). A tier with a stestr repository (``.stestr-<name>``) is counted
+test by test from the subunit stream of its last run; any other tier counts as
+one check. The last line reads ``N passed, N failed, N skipped``.
+"""
+
+import os
+import sys
+
+import subunit
+import testtools
+
+REPO_DIR = '.stestr-%s'
+
+
+def _last_run(tier):
+    repo = os.path.join(REPO_DIR % tier, '.stestr')
+    try:
+        with open(os.path.join(repo, 'next-stream')) as f:
+            last = int(f.read()) - 1
+    except (OSError, ValueError):
+        return None
+    path = os.path.join(repo, str(last))
+    return path if os.path.exists(path) else None
+
+
+def count_tests(stream_path):
+    """Return {status: count} for the tests (not fixtures) in a stream."""
+    final = {}
+
+    class Collector(testtools.StreamResult):
+        def status(self, test_id=None, test_status=None, **kwargs):
+            if test_id and test_status in ('success', 'fail', 'skip',
+                                           'xfail', 'uxsuccess'):
+                final[test_id] = test_status
+
+    with open(stream_path, 'rb') as f:
+        case = subunit.ByteStreamToStreamResult(f, non_subunit_name='stdout')
+        result = Collector()
+        result.startTestRun()
+        case.run(result)
+        result.stopTestRun()
+    counts = {'passed': 0, 'failed': 0, 'skipped': 0}
+    for test_id, status in final.items():
+        if test_id.endswith(('setUpClass', 'tearDownClass')) and \
+                status == 'success':
+            continue
+        if status in ('success', 'xfail'):
+            counts['passed'] += 1
+        elif status == 'skip':
+            counts['skipped'] += 1
+        else:
+            counts['failed'] += 1
+    return counts
+
+
+def main(tiers_file):
+    total = {'passed': 0, 'failed': 0, 'skipped': 0}
+    print('%-16s %6s %6s %6s %6s %5s' % ('tier', 'exit', 'passed',
+                                          'failed', 'skip', 'secs'))
+    with open(tiers_file) as f:
+        rows = [line.split() for line in f if line.strip()]
+    for name, rc, secs in rows:
+        rc = int(rc)
+        stream = _last_run(name)
+        if stream:
+            counts = count_tests(stream)
+            # A tier that failed without a failing test (an import error,
+            # a crash) still counts as a failure.
+            if rc and not counts['failed']:
+                counts['failed'] += 1
+        else:
+            counts = {'passed': int(rc == 0), 'failed': int(rc != 0),
+                      'skipped': 0}
+        for key in total:
+            total[key] += counts[key]
+        print('%-16s %6d %6d %6d %6d %5s' % (
+            name, rc, counts['passed'], counts['failed'], counts['skipped'],
+            secs))
+    print('%d passed, %d failed, %d skipped'
+          % (total['passed'], total['failed'], total['skipped']))
+    return 1 if total['failed'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1]))
