@@ -1,0 +1,101 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Remove every trace of a host pair, whether it ended well or was killed.
+
+Namespaces, veth pairs, mounts and loop devices outlive the processes that
+made them, and a killed run's daemons keep running: everything is found
+from what is on the machine (pid files, namespace files, the mount table,
+the loop device list), not from the memory of the run that made it.
+Call only while holding the machine lock.
+"""
+
+import os
+import shutil
+import time
+
+from xloud_nova_ext.tests.integration import layout
+from xloud_nova_ext.tests.integration import libvirtd
+from xloud_nova_ext.tests.integration import mounts
+from xloud_nova_ext.tests.integration import namespaces
+from xloud_nova_ext.tests.integration import procs
+
+
+class CleanupError(Exception):
+    pass
+
+
+def _stop_daemons():
+    for spec in layout.HOSTS:
+        daemon = libvirtd.Daemon(layout.host_dir(spec.name), [])
+        try:
+            daemon.stop()
+        except libvirtd.DaemonError:
+            pass  # killed below with everything else in the host
+
+
+def _kill_everything_inside():
+    inodes = [ino for spec in layout.HOSTS
+              for ino in namespaces.inodes(spec.name).values()]
+    for _ in range(3):
+        pids = procs.pids_in_namespaces(inodes)
+        if not pids:
+            return
+        procs.stop(pids, grace=5.0)
+    raise CleanupError('processes %s inside the hosts do not stop'
+                       % procs.pids_in_namespaces(inodes))
+
+
+def _free_loop_devices(timeout=5.0):
+    # A device still in use (its filesystem mounted in a namespace that is
+    # going away) is detached when its last user goes: wait for that.
+    for device in mounts.loop_devices_under(layout.WORK_DIR):
+        mounts.detach_loop(device)
+    deadline = time.monotonic() + timeout
+    while mounts.loop_devices_under(layout.WORK_DIR):
+        if time.monotonic() > deadline:
+            raise CleanupError('loop devices %s stay attached' %
+                               mounts.loop_devices_under(layout.WORK_DIR))
+        time.sleep(0.05)
+
+
+def _remove_created_dirs():
+    try:
+        with open(layout.CREATED_DIRS_FILE) as f:
+            created = f.read().split()
+    except FileNotFoundError:
+        return
+    for path in sorted(created, reverse=True):
+        mounts.remove_dir_if_empty(path)
+
+
+def clean_machine():
+    """Stop, unmount, detach and delete everything of any host pair."""
+    _stop_daemons()
+    _kill_everything_inside()
+    mounts.umount_under(layout.WORK_DIR)
+    namespaces.remove_leftover_links(layout.HOSTS)
+    _free_loop_devices()
+    _remove_created_dirs()
+    shutil.rmtree(layout.WORK_DIR, ignore_errors=True)
+    if os.path.exists(layout.WORK_DIR):
+        raise CleanupError('cannot remove %s' % layout.WORK_DIR)
+
+
+def create_runtime_dirs():
+    """Create the bind mount points the machine lacks; remember them."""
+    missing = [d for d in layout.RUNTIME_DIRS if not os.path.isdir(d)]
+    # Written first, so that a run killed right now still removes them.
+    with open(layout.CREATED_DIRS_FILE, 'w') as f:
+        f.write(''.join(d + '\n' for d in missing))
+    for path in missing:
+        os.makedirs(path)

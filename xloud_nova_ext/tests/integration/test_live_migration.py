@@ -1,0 +1,61 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Live migration between the two real libvirt hosts."""
+
+from xloud_nova_ext.tests.integration import base
+from xloud_nova_ext.tests.integration import guests
+from xloud_nova_ext.tests.integration import procs
+
+try:
+    import libvirt
+except ImportError:  # base.IntegrationTestCase reports it
+    libvirt = None
+
+
+def cmdline(pid):
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        return f.read().decode().split('\0')
+
+
+class LiveMigrationTest(base.IntegrationTestCase):
+
+    def assertNoDomain(self, conn, name):
+        error = self.assertRaises(libvirt.libvirtError,
+                                  conn.lookupByName, name)
+        self.assertEqual(libvirt.VIR_ERR_NO_DOMAIN, error.get_error_code())
+
+    def test_live_migration_moves_guest_to_other_host(self):
+        """A running TCG guest moves from host A to host B."""
+        src, dst = self.open(self.a), self.open(self.b)
+        dom = guests.start_guest(src, guests.domain_xml('lm-guest'))
+        src_pid = self.a.qemu_pid('lm-guest')
+        self.assertTrue(self.a.owns(src_pid))
+        self.assertNoDomain(dst, 'lm-guest')
+
+        guests.live_migrate(dom, self.b)
+
+        moved = dst.lookupByName('lm-guest')
+        self.assertEqual(dom.UUIDString(), moved.UUIDString())
+        self.assertEqual((libvirt.VIR_DOMAIN_RUNNING,
+                          libvirt.VIR_DOMAIN_RUNNING_MIGRATED),
+                         tuple(moved.state()))
+        self.assertTrue(moved.isPersistent())
+        self.assertNoDomain(src, 'lm-guest')
+        self.assertFalse(procs.alive(src_pid))
+        # The guest now runs in a QEMU inside B's namespaces that was
+        # started to receive the migration stream.
+        dst_pid = self.b.qemu_pid('lm-guest')
+        self.assertIsNotNone(dst_pid)
+        self.assertTrue(self.b.owns(dst_pid))
+        self.assertFalse(self.a.owns(dst_pid))
+        self.assertIn('-incoming', cmdline(dst_pid))
