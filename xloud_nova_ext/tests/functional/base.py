@@ -40,6 +40,22 @@ from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 PARENT = 'nova.virt.libvirt.driver.LibvirtDriver'
 
 
+class LocalStorage(fixtures.Fixture):
+    """The computes behave as hosts with local instance disks.
+
+    All fake computes share one instances_path, which nova detects as shared
+    storage; a block migration needs it not to be. The harness creates no
+    disk files (nova's harness stubs image creation), so the source reports
+    no local disks unless a test says otherwise.
+    """
+
+    def _setUp(self):
+        self.useFixture(fixtures.MockPatch(
+            PARENT + '._check_shared_storage_test_file', return_value=False))
+        self.useFixture(fixtures.MockPatch(
+            PARENT + '._get_instance_disk_info', return_value=[]))
+
+
 def _power_off_without_copy(driver, context, instance, *args, **kwargs):
     driver.power_off(instance)
     return '{}'
@@ -95,17 +111,8 @@ class XloudMigrationTestBase(
         return self.computes[hostname].driver
 
     def use_local_storage(self):
-        """Make the computes behave as hosts with local instance disks.
-
-        All fake computes share one instances_path, which nova detects as
-        shared storage; a block migration needs it not to be. The harness
-        creates no disk files (nova's harness stubs image creation), so the
-        source reports no local disks unless a test says otherwise.
-        """
-        self.useFixture(fixtures.MockPatch(
-            PARENT + '._check_shared_storage_test_file', return_value=False))
-        self.useFixture(fixtures.MockPatch(
-            PARENT + '._get_instance_disk_info', return_value=[]))
+        """Make the computes behave as hosts with local instance disks."""
+        self.useFixture(LocalStorage())
 
     def _migrate_stub(self, domain, destination, params, flags):
         """Move the domain to the compute named in the migration URI.
