@@ -109,6 +109,36 @@ def pids_in_namespaces(inodes):
     return found
 
 
+def pids_with_bind(target, source_tail):
+    """Pids in other mount namespaces that have ``source_tail`` on ``target``.
+
+    ``source_tail`` is the end of the bound directory's path (mountinfo
+    gives it relative to its filesystem, plus ``//deleted`` once it is
+    removed). This finds a host's processes even when its namespace files
+    are gone.
+    """
+    ours = ns_inode('/proc/self/ns/mnt')
+    found = []
+    for pid in all_pids():
+        if ns_inode('/proc/%d/ns/mnt' % pid) in (ours, None):
+            continue
+        try:
+            with open('/proc/%d/mountinfo' % pid) as f:
+                lines = f.readlines()
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            root = fields[3]
+            if root.endswith('//deleted'):
+                root = root[:-len('//deleted')]
+            if fields[4] == target and root.endswith(source_tail):
+                if alive(pid):
+                    found.append(pid)
+                break
+    return found
+
+
 def wait_gone(pids, timeout):
     deadline = time.monotonic() + timeout
     left = [p for p in pids if alive(p)]

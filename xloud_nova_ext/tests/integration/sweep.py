@@ -43,16 +43,27 @@ def _stop_daemons():
             pass  # killed below with everything else in the host
 
 
-def _kill_everything_inside():
+def _pids_inside():
     inodes = [ino for spec in layout.HOSTS
               for ino in namespaces.inodes(spec.name).values()]
+    pids = set(procs.pids_in_namespaces(inodes))
+    # Also those whose namespace files an interrupted clean-up already
+    # unmounted: they still have the host's /etc/libvirt bound.
+    for spec in layout.HOSTS:
+        tail = '/%s/%s/etc/libvirt' % (os.path.basename(layout.WORK_DIR),
+                                       spec.name)
+        pids.update(procs.pids_with_bind('/etc/libvirt', tail))
+    return sorted(pids)
+
+
+def _kill_everything_inside():
     for _ in range(3):
-        pids = procs.pids_in_namespaces(inodes)
+        pids = _pids_inside()
         if not pids:
             return
         procs.stop(pids, grace=5.0)
     raise CleanupError('processes %s inside the hosts do not stop'
-                       % procs.pids_in_namespaces(inodes))
+                       % _pids_inside())
 
 
 def _free_loop_devices(timeout=5.0):
