@@ -1,0 +1,304 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Base classes of the migration scenarios: boot, move, prove survival."""
+
+import contextlib
+import dataclasses
+import time
+import typing
+
+from oslo_log import log as logging
+from testtools import content
+
+from tempest.api.compute import base
+from tempest.common.utils.linux import remote_client
+from tempest.common import waiters as tempest_waiters
+from tempest import config
+from tempest.lib.common.utils import test_utils
+
+from xloud_tempest_plugin.common import migrations
+from xloud_tempest_plugin.common import verify
+from xloud_tempest_plugin.common import waiters
+
+CONF = config.CONF
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Guest:
+    """A server a scenario booted, and what is needed to reach it."""
+
+    server: dict
+    clients: typing.Any
+    validation_resources: typing.Optional[dict] = None
+
+    @property
+    def id(self):
+        return self.server['id']
+
+
+class MigrationTestBase(base.BaseV2ComputeAdminTest):
+    """Boots servers, migrates them and proves that they survived."""
+
+    # 2.84: instance action events carry 'details' (evidence, refusal
+    # codes); it also gives 2.74 (boot on a host), 2.56 (cold migration to a
+    # host), 2.53 (services by id) and 2.34 (asynchronous live migration).
+    min_microversion = '2.84'
+    max_microversion = 'latest'
+    create_default_network = True
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if CONF.compute.min_compute_nodes < 2:
+            raise cls.skipException(
+                '%s needs 2 compute nodes; [compute] min_compute_nodes is '
+                '%d.' % (cls.__name__, CONF.compute.min_compute_nodes))
+        source = CONF.compute.migration_source_host
+        if source and source == CONF.compute.migration_dest_host:
+            raise cls.skipException(
+                '[compute] migration_source_host and migration_dest_host '
+                'must differ.')
+
+    @classmethod
+    def setup_clients(cls):
+        super().setup_clients()
+        cls.admin_migrations_client = cls.os_admin.migrations_client
+        cls.admin_services_client = cls.os_admin.services_client
+
+    @classmethod
+    def resource_setup(cls):
+        super().resource_setup()
+        opts = CONF.xloud_migration
+        cls.migration_timeout = opts.migration_timeout
+        cls.verifier = verify.MigrationVerifier(
+            cls.admin_servers_client, cls.admin_migrations_client,
+            failure_patterns=opts.console_failure_patterns,
+            boot_marker=opts.console_boot_marker,
+            check_console=CONF.compute_feature_enabled.console_output)
+
+    # Hosts
+
+    def compute_hosts(self):
+        """Hosts of the enabled, up nova-compute services tempest may use."""
+        avoid = CONF.compute.target_hosts_to_avoid
+        services = self.admin_services_client.list_services(
+            binary='nova-compute')['services']
+        return [s['host'] for s in services
+                if s['state'] == 'up' and s['status'] == 'enabled' and
+                not (avoid and avoid in s['host'])]
+
+    def source_host(self, avoid=None):
+        """Where to boot a server that will migrate.
+
+        ``[compute] migration_source_host``; else, when a host must be
+        avoided (default ``migration_dest_host``), another host; else None,
+        the scheduler's choice.
+        """
+        if CONF.compute.migration_source_host:
+            return CONF.compute.migration_source_host
+        avoid = avoid or CONF.compute.migration_dest_host
+        if not avoid:
+            return None
+        others = [h for h in self.compute_hosts() if h != avoid]
+        self.assertNotEqual([], others, 'No enabled, up compute host other '
+                            'than %s to boot on.' % avoid)
+        return others[0]
+
+    def requested_destination(self, server_id):
+        """The host a 'requested destination' scenario migrates to."""
+        if CONF.compute.migration_dest_host:
+            return CONF.compute.migration_dest_host
+        if not CONF.compute_feature_enabled.can_migrate_between_any_hosts:
+            raise self.skipException(
+                'Set [compute] migration_dest_host, or [compute-feature-'
+                'enabled] can_migrate_between_any_hosts, to request a '
+                'destination.')
+        dest = self.get_host_other_than(server_id)
+        self.assertIsNotNone(dest, 'No enabled, up compute host other than '
+                             'the source of server %s.' % server_id)
+        return dest
+
+    # Servers
+
+    def create_guest(self, host=None, flavor=None):
+        """Boot a server (on host when given), deleted when the test ends."""
+        # Only an admin may ask for a host (microversion 2.74).
+        clients = self.os_admin if host else self.os_primary
+        kwargs = {'clients': clients, 'wait_until': 'ACTIVE'}
+        if host:
+            kwargs['host'] = host
+        if flavor:
+            kwargs['flavor'] = flavor
+        resources = None
+        if CONF.validation.run_validation:
+            resources = self.get_class_validation_resources(clients)
+            kwargs.update(validatable=True, validation_resources=resources,
+                          wait_until='SSHABLE')
+        server = self.create_test_server(**kwargs)
+        # Free the hosts after each test, not each class: moves need room.
+        self.addCleanup(self._delete_server, clients.servers_client,
+                        server['id'])
+        server = clients.servers_client.show_server(server['id'])['server']
+        return Guest(server, clients, resources)
+
+    @staticmethod
+    def _delete_server(client, server_id):
+        test_utils.call_and_ignore_notfound_exc(client.delete_server,
+                                                server_id)
+        tempest_waiters.wait_for_server_termination(client, server_id)
+
+    def uptime_reader(self, guest):
+        """A callable reading the guest's uptime over SSH, or None."""
+        if not guest.validation_resources:
+            return None
+
+        def read_uptime():
+            ssh = remote_client.RemoteClient(
+                self.get_server_ip(guest.server, guest.validation_resources),
+                self.image_ssh_user, password=self.image_ssh_password,
+                pkey=guest.validation_resources['keypair']['private_key'],
+                server=guest.server,
+                servers_client=guest.clients.servers_client)
+            return float(ssh.exec_command('cat /proc/uptime').split()[0])
+        return read_uptime
+
+    # Migrations
+
+    def _start_move(self, guest, migration_type, host):
+        source = self.get_host_for_server(guest.id)
+        known = migrations.migration_ids(self.admin_migrations_client,
+                                         guest.id, migration_type)
+        before = self.verifier.observe(guest.id, self.uptime_reader(guest))
+        LOG.info('%s of server %s from %s to %s', migration_type, guest.id,
+                 source, host or 'a host the scheduler picks')
+        return verify.Move(guest.id, migration_type, source, host, known,
+                           before)
+
+    def request_live_migration(self, guest, host=None, block_migration=None):
+        """Ask nova to live-migrate; returns the Move without waiting."""
+        move = self._start_move(guest, migrations.LIVE, host)
+        if block_migration is None:
+            block_migration = self.block_migration
+        body = self.admin_servers_client.live_migrate_server(
+            guest.id, host=host, block_migration=block_migration)
+        move.request_id = body.response.get('x-openstack-request-id')
+        return move
+
+    def live_migrate(self, guest, host=None, block_migration=None):
+        """Live-migrate and wait until the record is completed."""
+        move = self.request_live_migration(guest, host, block_migration)
+        self.wait_for_move(move, 'completed')
+        tempest_waiters.wait_for_server_status(
+            self.admin_servers_client, guest.id, 'ACTIVE')
+        return move
+
+    def cold_migrate(self, guest, host=None):
+        """Cold-migrate and wait until the server awaits confirmation."""
+        move = self._start_move(guest, migrations.COLD, host)
+        kwargs = {'host': host} if host else {}
+        body = self.admin_servers_client.migrate_server(guest.id, **kwargs)
+        move.request_id = body.response.get('x-openstack-request-id')
+        self.wait_for_move(move, 'finished')
+        tempest_waiters.wait_for_server_status(
+            self.admin_servers_client, guest.id, 'VERIFY_RESIZE')
+        return move
+
+    def confirm_migration(self, move):
+        """Confirm a cold migration; wait for ACTIVE and 'confirmed'."""
+        self.admin_servers_client.confirm_resize_server(move.server_id)
+        tempest_waiters.wait_for_server_status(
+            self.admin_servers_client, move.server_id, 'ACTIVE')
+        self.wait_for_move(move, 'confirmed')
+
+    def revert_migration(self, move):
+        """Revert a cold migration; wait for ACTIVE and 'reverted'."""
+        self.admin_servers_client.revert_resize_server(move.server_id)
+        tempest_waiters.wait_for_server_status(
+            self.admin_servers_client, move.server_id, 'ACTIVE')
+        self.wait_for_move(move, 'reverted')
+
+    def wait_for_move(self, move, status):
+        """Wait for the move's record; note the seconds it took."""
+        record = waiters.wait_for_migration_status(
+            self.admin_migrations_client, move.server_id,
+            move.migration_type, status, known_ids=move.known_ids,
+            servers_client=self.admin_servers_client,
+            timeout=self.migration_timeout, request_id=move.request_id)
+        move.seconds = round(time.time() - move.started, 3)
+        move.timings[status] = move.seconds
+        return record
+
+    # Verification
+
+    def assert_survived(self, guest, move, status, final_host=None,
+                        guest_restarted=False):
+        """The post-migration verification that every scenario runs."""
+        report = self.verifier.verify(
+            move, status, final_host=final_host,
+            guest_restarted=guest_restarted,
+            read_uptime=self.uptime_reader(guest))
+        self.record_report(report)
+        return report
+
+    def record_report(self, report):
+        """Put a verification report (with durations) in the details."""
+        LOG.info('Migration report: %s', report)
+        self.addDetail('xloud-migration-%s' % report['migration']['id'],
+                       content.json_content(report))
+
+    # Hosts under maintenance
+
+    def compute_service(self, host):
+        return self.admin_services_client.list_services(
+            binary='nova-compute', host=host)['services'][0]
+
+    @contextlib.contextmanager
+    def compute_service_disabled(self, host):
+        """Disable host's nova-compute service; re-enable it at the end."""
+        service = self.compute_service(host)
+        self.assertEqual('enabled', service['status'],
+                         'Host %s is already disabled; not touching it.' %
+                         host)
+        self.admin_services_client.update_service(
+            service['id'], status='disabled',
+            disabled_reason='tempest %s is draining this host' % self.id())
+        try:
+            yield service
+        finally:
+            self.admin_services_client.update_service(
+                service['id'], status='enabled')
+
+
+class LiveMigrationTestBase(MigrationTestBase):
+    """Live migration scenarios; block_migration says what they ask for."""
+
+    # True (copy local disks), False (shared storage) or 'auto'.
+    block_migration = 'auto'
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if not CONF.compute_feature_enabled.live_migration:
+            raise cls.skipException(
+                '[compute-feature-enabled] live_migration is false.')
+        if (cls.block_migration is True and not
+                CONF.compute_feature_enabled.
+                block_migration_for_live_migration):
+            raise cls.skipException(
+                '[compute-feature-enabled] '
+                'block_migration_for_live_migration is false.')
+        if (cls.block_migration is False and not
+                CONF.xloud_migration.shared_storage_live_migration):
+            raise cls.skipException(
+                '[xloud_migration] shared_storage_live_migration is false.')

@@ -1,0 +1,355 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from tempest.lib import decorators
+from tempest.lib import exceptions as lib_exc
+
+from xloud_tempest_plugin.common import exceptions
+from xloud_tempest_plugin.common import verify
+from xloud_tempest_plugin.tests.unit import base
+from xloud_tempest_plugin.tests.unit import fake_nova
+
+BOOT = '[    0.000000] Linux version 6.1.0 (builder@cirros) #1 SMP\n'
+LOGIN = 'login as cirros\nvm login: '
+PATTERNS = [r'Kernel panic', r'Call Trace:', r'I/O error\W+(?:on )?dev (?!fd)']
+
+
+class VerifierTestBase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.nova = self.useFixture(fake_nova.FakeNova())
+        self.servers, self.migrations = self.nova.clients()
+        self.verifier = verify.MigrationVerifier(
+            self.servers, self.migrations, failure_patterns=PATTERNS,
+            boot_marker=r'Linux version \d')
+
+    def _move(self, server_id, requested='dest', source='src',
+              known=frozenset(), migration_type='live-migration',
+              console=BOOT + LOGIN, uptime=None, request_id=None):
+        return verify.Move(server_id, migration_type, source, requested,
+                           known, verify.GuestState(console, uptime),
+                           request_id=request_id, seconds=9.0)
+
+    def _migrated(self, host='dest', status='completed', dest='dest',
+                  console=BOOT + LOGIN + '\nuptime 10\n'):
+        """A server that live-migrated from src to dest, as nova shows it."""
+        server_id = self.nova.add_server(host)
+        self.nova.add_migration(server_id, status, 'src', dest)
+        self.nova.set_console(server_id, console)
+        return server_id
+
+    def assertFails(self, match, func, *args, **kwargs):
+        e = self.assertRaises(exceptions.VerificationFailed, func, *args,
+                              **kwargs)
+        self.assertIn(match, str(e))
+        return e
+
+
+class TestVerifyLiveMigration(VerifierTestBase):
+
+    @decorators.idempotent_id('0e272db7-0b24-4a94-9eb1-942d0d579da0')
+    def test_survivor_on_requested_host(self):
+        server_id = self._migrated()
+        report = self.verifier.verify(self._move(server_id), 'completed')
+        self.assertEqual('dest', report['host'])
+        self.assertEqual('completed', report['migration']['status'])
+        self.assertEqual(9.0, report['seconds'])
+        self.assertEqual(7.5, report['record_seconds'])
+        self.assertEqual('clean, 2 new lines', report['console'])
+
+    @decorators.idempotent_id('c5a65347-1bcb-4e47-bccc-1a2b82c81751')
+    def test_server_on_another_host_than_requested_fails(self):
+        server_id = self._migrated(host='other', dest='other')
+        self.assertFails('is on host other, expected dest',
+                         self.verifier.verify, self._move(server_id),
+                         'completed')
+
+    @decorators.idempotent_id('79cacc7e-93b6-4bf4-9125-7ee5b44f909f')
+    def test_scheduler_choice_still_on_source_fails(self):
+        server_id = self._migrated(host='src', dest='src')
+        self.assertFails('still on its source host src',
+                         self.verifier.verify,
+                         self._move(server_id, requested=None), 'completed')
+
+    @decorators.idempotent_id('9f804d74-e061-4408-8dd0-c641a4878b81')
+    def test_scheduler_choice_elsewhere_passes(self):
+        server_id = self._migrated(host='other', dest='other')
+        report = self.verifier.verify(self._move(server_id, requested=None),
+                                      'completed')
+        self.assertEqual('other', report['host'])
+
+    @decorators.idempotent_id('aea752d3-ae63-4422-ba31-e2ddc8f4f79f')
+    def test_server_in_error_fails(self):
+        server_id = self._migrated()
+        self.nova.move_server(server_id, 'dest', status='ERROR')
+        self.assertFails('is ERROR', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('23151651-0fc9-4c54-8ea9-25b9526f70b9')
+    def test_server_with_a_task_fails(self):
+        server_id = self._migrated()
+        self.nova.move_server(server_id, 'dest', task_state='migrating')
+        self.assertFails('task state migrating', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('b4d44698-03b4-4d4e-a7c0-35791858ea3b')
+    def test_other_instance_record_is_not_taken(self):
+        server_id = self.nova.add_server('dest')
+        other = self.nova.add_server('dest')
+        self.nova.add_migration(other, 'completed', 'src', 'dest')
+        self.nova.ignore_filters = True
+        self.assertFails('found 0', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('acf06ca4-80b4-4be3-bcdc-58e4b7b22bbd')
+    def test_other_instance_completed_while_ours_failed(self):
+        server_id = self._migrated(status='error')
+        other = self.nova.add_server('dest')
+        self.nova.add_migration(other, 'completed', 'src', 'dest')
+        self.nova.ignore_filters = True
+        self.assertFails('is error, expected completed',
+                         self.verifier.verify, self._move(server_id),
+                         'completed')
+
+    @decorators.idempotent_id('6302f035-62a7-4fd7-9a7e-b367e62c81e4')
+    def test_earlier_record_of_same_server_is_not_taken(self):
+        server_id = self.nova.add_server('dest')
+        old = self.nova.add_migration(server_id, 'completed', 'src', 'dest')
+        self.nova.add_migration(server_id, 'error', 'src', 'dest')
+        self.assertFails('is error', self.verifier.verify,
+                         self._move(server_id, known={old['id']}),
+                         'completed')
+
+    @decorators.idempotent_id('412363a3-2bcc-47e3-bcde-edf85b29e250')
+    def test_record_towards_another_host_fails(self):
+        server_id = self.nova.add_server('dest')
+        self.nova.add_migration(server_id, 'completed', 'src', 'elsewhere')
+        self.assertFails('went to elsewhere', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('9ee389d4-19f7-46fa-b79c-21c536168440')
+    def test_record_from_another_source_fails(self):
+        server_id = self.nova.add_server('dest')
+        self.nova.add_migration(server_id, 'completed', 'third', 'dest')
+        self.assertFails('left from third', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('55671959-2f34-46b7-8fdf-f46c68394d3e')
+    def test_failure_message_carries_evidence(self):
+        server_id = self._migrated(status='error')
+        self.nova.add_action(server_id, 'req-1', [
+            ('compute_live_migration', 'Error', 'libvirt said no', None)])
+        e = self.assertFails('Evidence for server %s' % server_id,
+                             self.verifier.verify, self._move(server_id),
+                             'completed')
+        self.assertIn("'status': 'error'", str(e))
+        self.assertIn('details: libvirt said no', str(e))
+
+
+class TestVerifyGuest(VerifierTestBase):
+
+    @decorators.idempotent_id('3fd6a3f5-9ab9-4bac-81d1-6a230837f361')
+    def test_panic_since_migration_fails(self):
+        server_id = self._migrated(
+            console=BOOT + LOGIN + '\nKernel panic - not syncing: Fatal\n')
+        self.assertFails('Kernel panic - not syncing', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('b0302640-d84d-4845-abe7-e2ce4d480508')
+    def test_disk_error_since_migration_fails(self):
+        server_id = self._migrated(
+            console=BOOT + LOGIN + '\nblk_update_request: I/O error, dev '
+            'vda, sector 2048\n')
+        self.assertFails('dev vda', self.verifier.verify,
+                         self._move(server_id), 'completed')
+
+    @decorators.idempotent_id('82f9a1cd-b34e-434e-a8cb-306a8e2b0b3d')
+    def test_failures_before_migration_are_not_blamed_on_it(self):
+        before = BOOT + 'Call Trace:\n' + LOGIN
+        server_id = self._migrated(console=before + '\nstill here\n')
+        report = self.verifier.verify(self._move(server_id, console=before),
+                                      'completed')
+        self.assertEqual('clean, 2 new lines', report['console'])
+
+    @decorators.idempotent_id('76ab38d7-c241-43da-b8fa-73973816367a')
+    def test_reboot_during_live_migration_fails(self):
+        server_id = self._migrated(console=BOOT + LOGIN + '\n' + BOOT)
+        self.assertFails('rebooted during its migration',
+                         self.verifier.verify, self._move(server_id),
+                         'completed')
+
+    @decorators.idempotent_id('fe984cfd-292a-4bf8-9293-86c991b42321')
+    def test_reboot_seen_in_a_new_log_on_the_destination_fails(self):
+        server_id = self._migrated(console=BOOT + 'vm login: ')
+        self.assertFails('rebooted during its migration',
+                         self.verifier.verify,
+                         self._move(server_id, console='x' * 3000),
+                         'completed')
+
+    @decorators.idempotent_id('3b6f791a-fc4b-46bc-aaa2-5dd4390930d5')
+    def test_cold_migration_may_boot_again(self):
+        server_id = self.nova.add_server('dest')
+        self.nova.add_migration(server_id, 'confirmed', 'src', 'dest',
+                                migration_type='migration')
+        self.nova.set_console(server_id, BOOT + LOGIN)
+        report = self.verifier.verify(
+            self._move(server_id, migration_type='migration'), 'confirmed',
+            guest_restarted=True)
+        self.assertEqual('confirmed', report['migration']['status'])
+
+    @decorators.idempotent_id('8289188d-70ed-4ab2-b94a-966ac772e2d0')
+    def test_uptime_going_back_fails(self):
+        server_id = self._migrated()
+        self.assertFails('uptime 500.0 s before, 3.0 s after',
+                         self.verifier.verify,
+                         self._move(server_id, uptime=500.0), 'completed',
+                         read_uptime=lambda: 3.0)
+
+    @decorators.idempotent_id('c72592f5-d5b8-4b6e-9d90-849a1a573107')
+    def test_uptime_going_on_passes(self):
+        server_id = self._migrated()
+        report = self.verifier.verify(self._move(server_id, uptime=500.0),
+                                      'completed', read_uptime=lambda: 530.5)
+        self.assertEqual({'before': 500.0, 'after': 530.5}, report['uptime'])
+
+    @decorators.idempotent_id('9f78d601-5f32-4716-a64f-415b059a5677')
+    def test_unreachable_guest_fails(self):
+        def unreachable():
+            raise lib_exc.SSHTimeout(host='10.0.0.5', user='cirros',
+                                     password=None)
+        server_id = self._migrated()
+        self.assertFails('cannot be reached over SSH', self.verifier.verify,
+                         self._move(server_id, uptime=1.0), 'completed',
+                         read_uptime=unreachable)
+
+    @decorators.idempotent_id('9f4a3348-00d5-49cb-9e18-672f7284ce03')
+    def test_console_not_checked_when_disabled(self):
+        server_id = self._migrated(console='Kernel panic')
+        self.verifier.check_console = False
+        report = self.verifier.verify(self._move(server_id), 'completed')
+        self.assertIn('not checked', report['console'])
+        self.assertEqual([], self.nova.requested('/action'))
+
+
+class TestVerifyColdMigration(VerifierTestBase):
+
+    def _cold(self, host, status, dest):
+        server_id = self.nova.add_server(host)
+        self.nova.add_migration(server_id, status, 'src', dest,
+                                migration_type='migration')
+        self.nova.set_console(server_id, BOOT + LOGIN)
+        return self._move(server_id, requested=None,
+                          migration_type='migration')
+
+    @decorators.idempotent_id('95878cfd-690f-42b3-b121-c49e8fe8064e')
+    def test_reverted_back_on_source_passes(self):
+        move = self._cold('src', 'reverted', 'dest')
+        report = self.verifier.verify(move, 'reverted', final_host='src',
+                                      guest_restarted=True)
+        self.assertEqual('src', report['host'])
+
+    @decorators.idempotent_id('a5e0d4c8-5280-4cfc-b446-28e7a3b81152')
+    def test_revert_that_never_left_fails(self):
+        move = self._cold('src', 'reverted', 'src')
+        self.assertFails('never left src', self.verifier.verify, move,
+                         'reverted', final_host='src', guest_restarted=True)
+
+    @decorators.idempotent_id('1763fcf1-4b02-46e7-bdba-713cd53f266d')
+    def test_confirmed_but_record_finished_fails(self):
+        move = self._cold('dest', 'finished', 'dest')
+        self.assertFails('is finished, expected confirmed',
+                         self.verifier.verify, move, 'confirmed',
+                         guest_restarted=True)
+
+
+class TestVerifyRefused(VerifierTestBase):
+
+    CODE = 'xloud.cpu.incompatible'
+    REFUSAL = ('Migration pre-check error: [xloud.cpu.incompatible] '
+               'Destination host dest cannot run the guest CPU.')
+
+    def _refused(self, events, host='src', status='error'):
+        server_id = self.nova.add_server(host)
+        self.nova.add_migration(server_id, status, 'src', 'dest')
+        self.nova.add_action(server_id, 'req-9', events)
+        self.nova.set_console(server_id, BOOT + LOGIN)
+        return self._move(server_id, request_id='req-9')
+
+    def _events(self, details=REFUSAL, traceback=None):
+        return [('conductor_live_migrate_instance', 'Error', details,
+                 traceback),
+                ('compute_check_can_live_migrate_destination', 'Error',
+                 details, traceback)]
+
+    @decorators.idempotent_id('f067b333-4623-470c-895b-43f432ea83e6')
+    def test_refusal_with_code_passes(self):
+        report = self.verifier.verify_refused(
+            self._refused(self._events()), self.CODE)
+        self.assertEqual('src', report['host'])
+        self.assertEqual('error', report['migration']['status'])
+        self.assertIn('compute_check_can_live_migrate_destination',
+                      report['refusal']['events'])
+
+    @decorators.idempotent_id('d365853f-8089-42e1-aa86-3ca8547811b0')
+    def test_code_in_traceback_only_passes(self):
+        tb = 'Traceback...\nMigrationPreCheckError: %s\n' % self.REFUSAL
+        report = self.verifier.verify_refused(
+            self._refused(self._events(details=None, traceback=tb)),
+            self.CODE)
+        self.assertEqual(self.CODE, report['refusal']['code'])
+
+    @decorators.idempotent_id('05cc0490-ba08-420a-851c-0e4bedb3b1e2')
+    def test_refusal_without_code_fails(self):
+        move = self._refused(self._events(details='CPU does not have '
+                                          'compatibility.'))
+        self.assertFails('carries the refusal code xloud.cpu.incompatible',
+                         self.verifier.verify_refused, move, self.CODE)
+
+    @decorators.idempotent_id('f60122bf-a31f-4405-b73d-8985d1c7c2ce')
+    def test_server_that_moved_fails(self):
+        move = self._refused(self._events(), host='dest')
+        self.assertFails('moved to dest', self.verifier.verify_refused, move,
+                         self.CODE)
+
+    @decorators.idempotent_id('48ff3508-f358-4735-a215-091672ccf8ee')
+    def test_refusal_after_copying_started_fails(self):
+        events = self._events() + [
+            ('compute_live_migration', 'Error', self.REFUSAL, None)]
+        self.assertFails('not refused before copying',
+                         self.verifier.verify_refused,
+                         self._refused(events), self.CODE)
+
+    @decorators.idempotent_id('911d66f1-2ebe-4e4c-a680-fc67c5db275a')
+    def test_completed_record_fails(self):
+        self.assertFails('is completed, expected error',
+                         self.verifier.verify_refused,
+                         self._refused(self._events(), status='completed'),
+                         self.CODE)
+
+    @decorators.idempotent_id('734d866a-0c8b-4952-bd77-ef52bfc28185')
+    def test_other_instance_error_record_is_not_taken(self):
+        server_id = self.nova.add_server('src')
+        self.nova.add_action(server_id, 'req-9', self._events())
+        other = self.nova.add_server('src')
+        self.nova.add_migration(other, 'error', 'src', 'dest')
+        self.nova.ignore_filters = True
+        self.assertFails('found 0', self.verifier.verify_refused,
+                         self._move(server_id, request_id='req-9'),
+                         self.CODE)
+
+    @decorators.idempotent_id('34af13c8-abb9-412b-b24a-7208370ccb8a')
+    def test_latest_action_used_without_request_id(self):
+        move = self._refused(self._events())
+        move.request_id = None
+        report = self.verifier.verify_refused(move, self.CODE)
+        self.assertEqual(self.CODE, report['refusal']['code'])
