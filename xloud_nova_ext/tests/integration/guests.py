@@ -97,6 +97,21 @@ def define_vtpm_secret(conn, value, secret_uuid=None, private=True,
     return secret_uuid
 
 
+def qemu_io_argv(path, commands, read_only=False, fmt='qcow2'):
+    """argv of ``qemu-io`` running ``commands`` on image ``path``.
+
+    E.g. ``['write -P 0x5a 0 8M']`` fills 8 MiB with a pattern, ``['read
+    -P 0x5a 0 8M']`` exits non-zero unless the pattern is there.
+    ``read_only`` also skips the image lock a running guest holds.
+    """
+    argv = ['qemu-io', '-f', fmt]
+    if read_only:
+        argv += ['-r', '-U']
+    for command in commands:
+        argv += ['-c', command]
+    return argv + [path]
+
+
 class MigrationTimeout(Exception):
     pass
 

@@ -29,16 +29,6 @@ SIZE = '64M'
 PATTERNS = (('0x5a', '0', '8M'), ('0xa5', '32M', '16M'))
 
 
-def qemu_io_argv(path, commands, read_only=False):
-    argv = ['qemu-io', '-f', 'qcow2']
-    if read_only:
-        # -U: the running QEMU holds the image lock.
-        argv += ['-r', '-U']
-    for command in commands:
-        argv += ['-c', command]
-    return argv + [path]
-
-
 def write_commands():
     return ['write -P %s %s %s' % p for p in PATTERNS]
 
@@ -51,7 +41,7 @@ class BlockMigrationTest(base.IntegrationTestCase):
 
     def _make_disks(self):
         self.a.run(['qemu-img', 'create', '-f', 'qcow2', DISK, SIZE])
-        self.a.run(qemu_io_argv(DISK, write_commands()))
+        self.a.run(guests.qemu_io_argv(DISK, write_commands()))
         # nova pre-creates the destination disk (empty, same size).
         self.b.run(['qemu-img', 'create', '-f', 'qcow2', DISK, SIZE])
 
@@ -62,7 +52,7 @@ class BlockMigrationTest(base.IntegrationTestCase):
         # Same path inside both hosts, two different files: not shared.
         self.assertNotEqual(os.stat(src_file).st_ino,
                             os.stat(dst_file).st_ino)
-        before = self.b.run(qemu_io_argv(DISK, read_commands(), True),
+        before = self.b.run(guests.qemu_io_argv(DISK, read_commands(), True),
                             check=False)
         self.assertNotEqual(0, before.returncode, before.stdout)
 
@@ -75,7 +65,7 @@ class BlockMigrationTest(base.IntegrationTestCase):
         self.assertEqual(libvirt.VIR_DOMAIN_RUNNING, moved.state()[0])
         self.assertTrue(self.b.owns(self.b.qemu_pid('bm-guest')))
         self.assertRaises(libvirt.libvirtError, src.lookupByName, 'bm-guest')
-        after = self.b.run(qemu_io_argv(DISK, read_commands(), True),
+        after = self.b.run(guests.qemu_io_argv(DISK, read_commands(), True),
                            check=False)
         self.assertEqual(0, after.returncode, after.stdout + after.stderr)
         moved.destroy()
