@@ -79,7 +79,9 @@ class InstalledDriverTest(testtools.TestCase):
         [wheel] = [os.path.join(wheels, w) for w in os.listdir(wheels)]
         return wheel
 
-    def test_wheel_ships_only_the_shim_under_nova(self):
+    def test_nova_loads_the_driver_from_an_installed_wheel(self):
+        # One test, one wheel build: pip builds in the source tree, so two
+        # builds at once would race on its build/ directory.
         wheel = self._build_wheel()
         with zipfile.ZipFile(wheel) as zf:
             under_nova = sorted(n for n in zf.namelist()
@@ -88,8 +90,6 @@ class InstalledDriverTest(testtools.TestCase):
         # would overwrite nova's own.
         self.assertEqual(['nova/virt/xloud/__init__.py'], under_nova)
 
-    def test_nova_loads_the_driver_from_an_installed_wheel(self):
-        wheel = self._build_wheel()
         venv = os.path.join(self.tmp, 'venv')
         self._run(sys.executable, '-m', 'venv', venv)
         pip = [os.path.join(venv, 'bin', 'python'), '-m', 'pip', 'install',
