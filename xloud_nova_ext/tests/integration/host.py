@@ -183,6 +183,19 @@ class Host(object):
         self.stop()
         self.start()
 
+    def edit_qemu_caps(self, edit):
+        """Rewrite the host's cached QEMU capabilities, restart libvirtd.
+
+        ``edit(xml_text) -> xml_text`` is applied to every cache file (one
+        per QEMU binary). libvirt trusts its cache, so the host then
+        reports what the edit says, e.g. a CPU model marked
+        ``usable='no'``. HostPair.reset() restores the original.
+        """
+        files = qemucaps.read(self.caps_dir)
+        qemucaps.write(self.caps_dir, {name: edit(data.decode()).encode()
+                                       for name, data in files.items()})
+        self.restart()
+
     def destroy_guests(self):
         """Destroy and undefine every guest; remove every secret."""
         conn = self.open()
