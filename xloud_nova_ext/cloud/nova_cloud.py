@@ -1,0 +1,80 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""The nova side of the embedded cloud: services, computes, fake edges.
+
+Real: nova 34's API pipeline (keystone authtoken included), conductor,
+scheduler, placement, RPC, compute manager and libvirt driver with
+XloudLibvirtDriver on every compute. Fake: libvirt (nova's fakelibvirt,
+guests do not run), glance, neutron and cinder (nova's fixtures).
+
+Storage topology: hosts in the same ``storage`` group share their instance
+path (live migration on shared storage); hosts in different groups have
+local disks (block migration). All fake computes really share one
+directory, so the driver's shared-storage probe is answered per host pair.
+"""
+
+from xloud_nova_ext.tests.functional import base
+
+DEFAULT_STORAGE = {'cmp1': 'shared-a', 'cmp2': 'shared-a', 'cmp3': 'local-3'}
+
+
+class NovaCloud(base.XloudMigrationTestBase):
+    """Three computes; driven without a test runner by nova_server."""
+
+    COMPUTES = ('cmp1', 'cmp2', 'cmp3')
+    # Real keystonemiddleware: the API authenticates real keystone tokens.
+    STUB_KEYSTONE = False
+
+    def __init__(self, config):
+        super().__init__('runTest')
+        self.config = config
+        self.storage = config.get('storage', DEFAULT_STORAGE)
+
+    def runTest(self):
+        """Unused: nova_server serves the cloud instead of running a test."""
+
+    def setUp(self):
+        super().setUp()
+        self._probe_files = {}
+        for hostname in self.COMPUTES:
+            self._answer_storage_probe(hostname)
+
+    def _answer_storage_probe(self, hostname):
+        """Answer nova's shared-storage probe from the storage groups.
+
+        The destination creates a file in its instance path and the source
+        looks for it; the answer says whether the two hosts share storage.
+        """
+        driver = self.driver(hostname)
+        create = driver._create_shared_storage_test_file
+
+        def create_probe(instance):
+            filename = create(instance)
+            self._probe_files[filename] = hostname
+            return filename
+
+        def check_probe(filename, instance):
+            creator = self._probe_files.get(filename)
+            return (creator is not None and
+                    self.storage.get(creator) == self.storage.get(hostname))
+
+        def disk_info(instance, block_device_info=None):
+            # No disk files exist in the fake world; with local storage the
+            # source has nothing to copy.
+            return []
+
+        driver._create_shared_storage_test_file = create_probe
+        driver._check_shared_storage_test_file = check_probe
+        if len(set(self.storage.values())) > 1:
+            driver._get_instance_disk_info = disk_info
