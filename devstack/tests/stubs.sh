@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Stand-ins for the DevStack functions that devstack/settings, plugin.sh and
+# lib/xloud call, for devstack/tests/run-phase.sh.
+#
+# ini files are edited with devstack-tools' dsconf, the Python twin of
+# DevStack's inc/ini-config; anything that would change the machine
+# (packages, pip) is only recorded, one line per call, in $XLOUD_TEST_LOG.
+# The environment of the test chooses what the machine looks like:
+#   ENABLED_SERVICES        comma-separated, as in DevStack
+#   XLOUD_TEST_DISTRO_DEB   True when is_ubuntu should answer yes
+#   XLOUD_TEST_COMPUTES     hosts that "openstack compute service list"
+#                           prints, space-separated; "FAIL" makes it fail
+#   XLOUD_TEST_FS_TYPE      what "stat -f -c %T" prints
+
+function _record {
+    echo "$*" >> "$XLOUD_TEST_LOG"
+}
+
+function define_plugin {
+    :
+}
+
+function echo_summary {
+    echo "summary: $*"
+}
+
+function die {
+    local line=$1
+    shift
+    echo "die: line $line: $*" >&2
+    exit 1
+}
+
+function warn {
+    echo "warn: line $1: $2"
+}
+
+# Same contract as DevStack's: known words map to True or False, anything
+# else (including unset) to the default.
+function trueorfalse {
+    local default=$1 value=${!2:-}
+    case $value in
+        1|[yY]es|YES|[tT]rue|TRUE) echo True ;;
+        0|[nN]o|NO|[fF]alse|FALSE) echo False ;;
+        *) echo "$default" ;;
+    esac
+}
+
+function is_service_enabled {
+    local service
+    for service in "$@"; do
+        if [[ ,$ENABLED_SERVICES, == *,$service,* ]]; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+function is_ubuntu {
+    [[ ${XLOUD_TEST_DISTRO_DEB:-True} == True ]]
+}
+
+function iniset {
+    dsconf iniset "$@"
+}
+
+function inidelete {
+    if [[ -f $1 ]]; then
+        dsconf inirm "$@"
+    fi
+}
+
+function iniget {
+    "$XLOUD_TEST_PYTHON" - "$@" <<'EOF'
+import configparser
+import sys
+
+path, section, option = sys.argv[1:]
+parser = configparser.RawConfigParser(strict=False)
+parser.read(path)
+print(parser.get(section, option, fallback=''))
+EOF
+}
+
+function install_package {
+    _record "install_package $*"
+}
+
+function setup_install {
+    _record "setup_install $*"
+}
+
+function pip_uninstall {
+    _record "pip_uninstall $*"
+}
+
+function openstack {
+    _record "openstack $*"
+    if [[ ${XLOUD_TEST_COMPUTES:-} == FAIL ]]; then
+        echo "Failed to discover available identity versions" >&2
+        return 1
+    fi
+    local host
+    for host in ${XLOUD_TEST_COMPUTES:-}; do
+        echo "$host"
+    done
+}
+
+function stat {
+    if [[ $* == "-f -c %T "* ]]; then
+        echo "${XLOUD_TEST_FS_TYPE:-ext2/ext3}"
+    else
+        command stat "$@"
+    fi
+}
