@@ -1,0 +1,119 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""The embedded multinode cloud: real keystone, nova over real HTTP, Tempest.
+
+Everything binds to 127.0.0.1 and lives in one work directory; stopping the
+cloud stops every child process and (unless kept) removes that directory.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from xloud_nova_ext.cloud import keystone as keystone_mod
+from xloud_nova_ext.cloud import process
+from xloud_nova_ext.cloud import tempest_workspace
+
+COMPUTES = ('cmp1', 'cmp2', 'cmp3')
+
+
+def _stderr(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class EmbeddedCloud:
+
+    def __init__(self, workdir=None, progress=_stderr):
+        self.own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix='xloud-cloud-')
+        os.makedirs(self.workdir, exist_ok=True)
+        self.progress = progress
+        self.services = []
+        self.keystone = None
+        self.tempest = None
+        self.urls = {}
+
+    def _service(self, name, argv, port, ready_path='/', env=None,
+                 timeout=60):
+        service = process.Service(
+            name, argv, port, os.path.join(self.workdir, name + '.log'),
+            'http://127.0.0.1:%d%s' % (port, ready_path), env=env,
+            timeout=timeout)
+        self.services.append(service)
+        return service.start()
+
+    def start(self):
+        self.progress('starting keystone (sqlite, fernet) ...')
+        self.keystone = keystone_mod.Keystone(self.workdir).start()
+        self.services.append(self.keystone.service)
+        ports = {name: process.free_port() for name in ('nova', 'network')}
+        self.urls = {
+            'identity': self.keystone.url,
+            'compute': 'http://127.0.0.1:%d/v2.1' % ports['nova'],
+            'network': 'http://127.0.0.1:%d' % ports['network'],
+        }
+        self.progress('seeding keystone: admin, demo, service users, '
+                      'catalog ...')
+        self.keystone.seed({'compute': ('nova', self.urls['compute']),
+                            'network': ('neutron', self.urls['network'])})
+
+        self.progress('starting the network API stub on port %d ...'
+                      % ports['network'])
+        self._service('network-stub', process.python_argv(
+            'xloud_nova_ext.cloud.wsgi_server',
+            'xloud_nova_ext.cloud.network_stub:application',
+            ports['network']), ports['network'])
+
+        self.progress('starting nova (API, conductor, scheduler, placement, '
+                      '%d computes with XloudLibvirtDriver) on port %d ...'
+                      % (len(COMPUTES), ports['nova']))
+        config = {
+            'workdir': self.workdir,
+            'port': ports['nova'],
+            'keystone_url': self.keystone.url,
+            'service_password': keystone_mod.SERVICE_PASSWORD,
+            'ready_file': os.path.join(self.workdir, 'nova.ready'),
+        }
+        config_path = os.path.join(self.workdir, 'nova.json')
+        with open(config_path, 'w') as f:
+            json.dump(config, f)
+        self._service('nova', process.python_argv(
+            'xloud_nova_ext.cloud.nova_server', config_path), ports['nova'],
+            timeout=180)
+
+        self.progress('writing the Tempest workspace ...')
+        self.tempest = tempest_workspace.Workspace(
+            os.path.join(self.workdir, 'tempest')).init()
+        self.tempest.write_conf(tempest_workspace.cloud_sections(
+            self.keystone.url, len(COMPUTES)))
+        return self
+
+    def stop(self):
+        for service in reversed(self.services):
+            service.stop()
+        self.services = []
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
