@@ -18,6 +18,8 @@ idempotent ids because check-uuid scans the whole package; it exempts only
 tempest's own unit tests.
 """
 
+import os
+
 import fixtures
 from oslo_config import cfg
 import testtools
@@ -40,6 +42,9 @@ class TestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
+        timeout = int(os.environ.get('OS_TEST_TIMEOUT', 0))
+        if timeout > 0:
+            self.useFixture(fixtures.Timeout(timeout, gentle=True))
         self.conf_fixture = self.useFixture(fake_config.ConfigFixture())
         plugin.XloudTempestPlugin().register_opts(cfg.CONF)
         self.useFixture(fixtures.MockPatchObject(

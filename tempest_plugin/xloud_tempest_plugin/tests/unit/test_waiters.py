@@ -61,10 +61,11 @@ class TestWaitForMigrationStatus(base.TestCase):
 
     @decorators.idempotent_id('bf6a7b50-a5a9-47b5-94d2-3e9477c39309')
     def test_never_takes_another_instance_record(self):
-        other = self.nova.add_server('src')
-        self.nova.add_migration(other, 'completed', 'src', 'dest')
         self.nova.add_migration(self.server_id, ['running', 'completed'],
                                 'src', 'dest')
+        # Newer than ours: a waiter reading the last row would take it.
+        other = self.nova.add_server('src')
+        self.nova.add_migration(other, 'completed', 'src', 'dest')
         self.nova.ignore_filters = True
         record = self._wait()
         self.assertEqual(self.server_id, record['instance_uuid'])
@@ -128,15 +129,23 @@ class TestWaitForMigrationStatus(base.TestCase):
 class FakeClock(object):
     """Stands in for the time module: sleeping moves the clock on."""
 
+    # More readings than this between two sleeps: a busy loop.
+    MAX_READINGS = 20
+
     def __init__(self):
         self.now = 1000.0
         self.sleeps = []
         self.on_sleep = None
+        self.readings = 0
 
     def time(self):
+        self.readings += 1
+        if self.readings > self.MAX_READINGS:
+            raise AssertionError('The waiter polls without sleeping.')
         return self.now
 
     def sleep(self, seconds):
+        self.readings = 0
         self.sleeps.append(seconds)
         self.now += seconds
         if self.on_sleep:
