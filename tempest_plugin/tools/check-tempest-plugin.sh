@@ -4,6 +4,7 @@
 # scenario has a unique idempotent id. Run in a venv holding only tempest
 # and the plugin (tox -e tempest-plugin).
 set -eu -o pipefail
+export LC_ALL=C  # one collation for sort and comm
 
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -27,7 +28,7 @@ tempest init workspace >/dev/null
 # "pkg.Class.test_x[id-...,multinode]" -> "pkg.Class.test_x"
 grep '^xloud_tempest_plugin\.' listed.txt | sed 's/\[.*//' | sort -u \
     > listed-ids.txt
-python "$here/list_scenarios.py" > expected-ids.txt
+python "$here/list_scenarios.py" | sort -u > expected-ids.txt
 [ -s expected-ids.txt ] || fail "no scenario found in the plugin"
 missing=$(comm -23 expected-ids.txt listed-ids.txt)
 [ -z "$missing" ] || fail "tempest does not list: $missing"
