@@ -11,58 +11,114 @@
 #    under the License.
 
 
-"""xloud-migration-demo: migrate servers on an embedded cloud and verify.
+"""xloud-migration-demo: a multinode cloud on loopback, tested by Tempest.
 
-Boots nova 34's services in this process with three computes running the
-Xloud driver, runs live, block and cold migration scenarios, and prints a
-post-migration verification report per scenario. Needs no OpenStack
-deployment.
+Starts, on 127.0.0.1 only, a real keystone, nova 34's services with three
+computes running the Xloud driver and the compute API on real HTTP, then
+runs the Xloud Tempest plugin's migration scenarios against it and prints a
+verification table per scenario (plus an HTML report). Needs no OpenStack
+deployment. What is real and what is fake: doc/source/embedded-cloud.rst.
 """
 
 import argparse
 import os
+import signal
 import sys
+import time
+
+DEFAULT_REGEX = 'xloud_tempest_plugin'
 
 
-def _paste_config():
-    # The nova wheel installs api-paste.ini under <prefix>/etc/nova.
-    path = os.path.join(sys.prefix, 'etc', 'nova', 'api-paste.ini')
-    os.environ.setdefault('OS_WSGI__API_PASTE_CONFIG', path)
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='xloud-migration-demo', description=__doc__.splitlines()[0])
+    parser.add_argument('--regex', default=DEFAULT_REGEX,
+                        help='tempest test selection (default: %(default)s)')
+    parser.add_argument('--concurrency', type=int, default=2,
+                        help='tempest workers (default: %(default)s)')
+    parser.add_argument('--workdir',
+                        help='keep logs, tempest workspace and reports in '
+                             'this directory (default: a temporary one, '
+                             'removed at exit)')
+    parser.add_argument('--html', metavar='PATH',
+                        help='write the HTML report here (default: '
+                             'xloud-migration-report.html in the current '
+                             'directory)')
+    parser.add_argument('--keep', action='store_true',
+                        help='after the run, keep the cloud running and '
+                             'print the tempest.conf path and credentials '
+                             'until Ctrl-C')
+    parser.add_argument('--no-tests', action='store_true',
+                        help='start the cloud without running Tempest '
+                             '(use with --keep)')
+    return parser
+
+
+def _terminate(signum, frame):
+    # Turn SIGTERM into the same clean shutdown as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _print_access(cloud):
+    from xloud_nova_ext.cloud import keystone
+    ws = cloud.tempest
+    print('\nThe cloud keeps running. Press Ctrl-C to stop it.\n'
+          '  tempest.conf:  %s\n'
+          '  run a test:    cd %s && HOME=%s TMPDIR=%s tempest run '
+          '--regex <regex>\n'
+          '  keystone:      %s (admin / %s, project admin; demo / %s, '
+          'project demo)\n'
+          '  compute API:   %s' % (
+              ws.conf_path, ws.path, ws.home, ws.tmp, cloud.urls['identity'],
+              keystone.ADMIN_PASSWORD, keystone.DEMO_PASSWORD,
+              cloud.urls['compute']), flush=True)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('scenarios', nargs='*',
-                        help='run only scenarios whose name contains one '
-                             'of these words')
-    parser.add_argument('--list', action='store_true',
-                        help='list the scenarios and exit')
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    from xloud_nova_ext.cloud import cloud as cloud_mod
+    from xloud_nova_ext.cloud import process
+    from xloud_nova_ext.cloud import report
 
-    _paste_config()
-    from nova import monkey_patch
-    monkey_patch.patch()
-    from xloud_nova_ext.demo import report
-    from xloud_nova_ext.demo import scenarios
-
-    if args.list:
-        print('\n'.join(n[len('scenario_'):]
-                        for n in scenarios.scenario_names()))
-        return 0
-
-    def progress(name):
-        print('running %s ...' % name[len('scenario_'):], file=sys.stderr,
-              flush=True)
-
-    print('starting the embedded cloud (API, conductor, scheduler, '
-          'placement, 3 computes with XloudLibvirtDriver) ...',
-          file=sys.stderr, flush=True)
-    results = scenarios.run(args.scenarios, progress=progress)
-    print(report.render(results))
-    if not results:
-        print('no scenario matched %s' % args.scenarios, file=sys.stderr)
-        return 2
-    return 0 if all(r.passed for r in results) else 1
+    signal.signal(signal.SIGTERM, _terminate)
+    html = os.path.abspath(args.html or 'xloud-migration-report.html')
+    started = time.monotonic()
+    cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
+    rc = 0
+    try:
+        try:
+            cloud.start()
+        except process.ServiceError as e:
+            print('error: %s' % e, file=sys.stderr)
+            return 2
+        print('cloud ready in %.0f s' % (time.monotonic() - started),
+              file=sys.stderr, flush=True)
+        if not args.no_tests:
+            ws = cloud.tempest
+            stream = os.path.join(cloud.workdir, 'tempest.subunit')
+            rc, tests = report.run_tempest(
+                [os.path.join(os.path.dirname(sys.executable), 'tempest'),
+                 'run', '--subunit', '--config-file', ws.conf_path,
+                 '--regex', args.regex, '--concurrency',
+                 str(args.concurrency)],
+                cwd=ws.path, env=ws.env, stream_path=stream)
+            print(report.table(tests))
+            if report.write_html(stream, html):
+                print('HTML report: %s' % html)
+            if not tests:
+                print('error: no test matched %r' % args.regex,
+                      file=sys.stderr)
+                rc = rc or 1
+        if args.keep:
+            _print_access(cloud)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print('\nstopping the cloud ...', file=sys.stderr)
+        rc = rc or 130
+    finally:
+        cloud.stop()
+    return rc
 
 
 if __name__ == '__main__':

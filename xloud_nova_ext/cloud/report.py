@@ -1,0 +1,176 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""Run Tempest with a live progress line per test; report what happened.
+
+The subunit v2 stream of ``tempest run --subunit`` is saved (for
+``subunit2html`` and for later reading) and parsed as it arrives. Each
+migration scenario attaches its verification report (JSON details named
+``xloud-migration-<id>``); the table printed at the end shows, per
+scenario, where the server went, the final migration status, how long it
+took and the refusal code where a safeguard refused.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import subunit
+import testtools
+
+FINAL = {'success': 'pass', 'fail': 'FAIL', 'skip': 'skip',
+         'xfail': 'pass', 'uxsuccess': 'FAIL'}
+
+
+@dataclasses.dataclass
+class TestOutcome:
+    test_id: str
+    status: str = 'running'
+    started: object = None
+    stopped: object = None
+    reports: list = dataclasses.field(default_factory=list)
+    reason: str = ''
+
+    @property
+    def seconds(self):
+        if self.started and self.stopped:
+            return (self.stopped - self.started).total_seconds()
+        return 0.0
+
+    @property
+    def name(self):
+        short = self.test_id.split('[')[0]
+        return short.replace('xloud_tempest_plugin.api.compute.', '')
+
+
+class _Collector(testtools.StreamResult):
+    """Keeps per-test outcomes and attachments; prints each finished test."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+        self.tests = {}
+        self._files = {}
+
+    def status(self, test_id=None, test_status=None, file_name=None,
+               file_bytes=None, eof=False, timestamp=None, **kwargs):
+        if not test_id:
+            return
+        test = self.tests.setdefault(test_id, TestOutcome(test_id))
+        if test_status == 'inprogress':
+            test.started = timestamp
+        if file_name:
+            key = (test_id, file_name)
+            self._files[key] = self._files.get(key, b'') + (file_bytes or b'')
+            if eof:
+                self._attach(test, file_name, self._files.pop(key))
+        if test_status in FINAL:
+            test.status = FINAL[test_status]
+            test.stopped = timestamp
+            print('%-4s %7.1fs %s' % (test.status, test.seconds, test.name),
+                  file=self.out, flush=True)
+
+    @staticmethod
+    def _attach(test, file_name, data):
+        text = data.decode('utf-8', 'replace')
+        if file_name.startswith('xloud-migration-'):
+            try:
+                test.reports.append(json.loads(text))
+            except ValueError:
+                pass
+        elif file_name in ('reason', 'traceback') and not test.reason:
+            lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+            test.reason = lines[-1] if lines else ''
+
+
+def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):
+    """Run ``argv`` (a ``tempest run --subunit`` command); parse its stream.
+
+    Returns (exit code, outcomes in the order the tests started).
+    """
+    collector = _Collector(out)
+    with open(stream_path, 'wb') as saved:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env,
+                                stdout=subprocess.PIPE)
+        tee = _Tee(proc.stdout, saved)
+        case = subunit.ByteStreamToStreamResult(tee, non_subunit_name='stdout')
+        collector.startTestRun()
+        case.run(collector)
+        collector.stopTestRun()
+        rc = proc.wait()
+    tests = [t for t in collector.tests.values()
+             if not t.test_id.endswith(('setUpClass', 'tearDownClass')) or
+             t.status == 'FAIL']
+    return rc, tests
+
+
+class _Tee:
+    """A readable stream that copies what it reads into ``copy``."""
+
+    def __init__(self, source, copy):
+        self.source = source
+        self.copy = copy
+
+    def read(self, n=-1):
+        data = self.source.read(n)
+        self.copy.write(data)
+        return data
+
+    def readline(self, *args):
+        data = self.source.readline(*args)
+        self.copy.write(data)
+        return data
+
+
+def table(tests):
+    """The per-scenario verification table."""
+    lines = []
+    head = '%-4s %7s  %-62s %s' % ('', 'seconds', 'scenario', 'verified')
+    lines += [head, '-' * 110]
+    for t in tests:
+        lines.append('%-4s %7.1f  %-62s' % (t.status, t.seconds, t.name))
+        for r in t.reports:
+            mig = r.get('migration') or {}
+            what = '%s %s: %s -> %s, record %s %s' % (
+                r.get('type', '?'), mig.get('id', '?'),
+                r.get('source_host'), r.get('host'), mig.get('status'),
+                'in %.2f s' % r['seconds'] if r.get('seconds') else '')
+            refusal = r.get('refusal')
+            if refusal:
+                what += ', refused with %s' % refusal.get('code')
+            lines.append('%14s%s' % ('', what))
+        if t.status in ('FAIL', 'skip') and t.reason:
+            lines.append('%14s%s' % ('', t.reason[:200]))
+    counts = {s: sum(t.status == s for t in tests)
+              for s in ('pass', 'FAIL', 'skip')}
+    lines.append('%d passed, %d failed, %d skipped' % (
+        counts['pass'], counts['FAIL'], counts['skip']))
+    return '\n'.join(lines)
+
+
+def write_html(stream_path, html_path):
+    """subunit2html (os-testr) renders the saved stream, durations included.
+
+    Returns the path, or None when subunit2html is not installed.
+    """
+    tool = os.path.join(os.path.dirname(sys.executable), 'subunit2html')
+    if not os.path.exists(tool):
+        tool = shutil.which('subunit2html')
+    if not tool:
+        return None
+    subprocess.run([tool, stream_path, html_path], check=True,
+                   capture_output=True)
+    return html_path
