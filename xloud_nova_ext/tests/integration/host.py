@@ -13,6 +13,7 @@
 """One libvirt host of the pair: its namespaces, files and libvirtd."""
 
 import os
+import subprocess
 import tempfile
 import time
 
@@ -62,11 +63,12 @@ class Host(object):
         self.name = spec.name
         self.ip = spec.ip
         self.root = layout.host_dir(spec.name)
-        self.daemon = libvirtd.Daemon(self.root,
-                                      namespaces.enter_argv(spec.name))
+        self.daemon = libvirtd.Daemon(
+            self.root, lambda: namespaces.enter_argv(spec.name))
         self.uri = 'qemu+unix:///system?socket=%s' % self.daemon.socket
         self.peer_uri = 'qemu+tcp://%s/system' % spec.name
         self.small_fs = []
+        self._holder = None
         #: The capability cache as libvirt wrote it at start-up.
         self.pristine_caps = {}
 
@@ -106,7 +108,22 @@ class Host(object):
                               layout.host_uuid(self.name),
                               [(h.name, h.ip) for h in hosts])
 
-    # Processes
+    # Namespaces and processes
+
+    def create_namespaces(self):
+        """Create the host's namespaces with its private directories."""
+        self._holder = namespaces.create(
+            self.name, self.binds(), os.path.join(self.root, 'setup.log'))
+
+    def reap(self, timeout):
+        """Collect our exited children (after tear-down)."""
+        self.daemon.reap(timeout)
+        if self._holder:
+            try:
+                self._holder.wait(timeout)
+                self._holder = None
+            except subprocess.TimeoutExpired:
+                pass
 
     def run(self, argv, check=True, timeout=120, input=None):
         """Run ``argv`` inside this host's namespaces (via nsenter).

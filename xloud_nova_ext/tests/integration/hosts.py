@@ -79,7 +79,7 @@ class HostPair(object):
         sweep.create_runtime_dirs()
         for host in self.hosts:
             host.prepare(self.hosts)
-            namespaces.create(host.name, host.binds())
+            host.create_namespaces()
         namespaces.link(self.a.spec, self.b.spec, layout.PREFIX_LEN)
         caps = qemucaps.load_warm()
         for host in self.hosts:
@@ -106,7 +106,7 @@ class HostPair(object):
         finally:
             for host in self.hosts:
                 host.small_fs = []
-                host.daemon.reap(timeout=5.0)
+                host.reap(timeout=5.0)
             self._lock.release()
 
     def reset(self):

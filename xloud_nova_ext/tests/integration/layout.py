@@ -27,7 +27,7 @@ LOCK_FILE = '/run/xloud-integration.lock'
 #: Everything a pair creates, removed at tear-down.
 WORK_DIR = '/run/xloud-integration'
 
-#: Persistent namespace files (net, mnt, uts of each host); a private mount.
+#: Persistent namespace files (net, uts of each host); a private mount.
 NS_DIR = os.path.join(WORK_DIR, 'ns')
 
 #: Backing files of the loop devices made by mount_small_fs().
@@ -78,6 +78,11 @@ def host_dir(name):
 def ns_file(name, kind):
     """The file that keeps namespace ``kind`` of host ``name`` alive."""
     return os.path.join(NS_DIR, '%s.%s' % (name, kind))
+
+
+def holder_pid_file(name):
+    """Pid file of the process that holds host ``name``'s mount namespace."""
+    return os.path.join(WORK_DIR, '%s.holder.pid' % name)
 
 
 def host_uuid(name):

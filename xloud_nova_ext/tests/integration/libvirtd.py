@@ -82,7 +82,8 @@ class Daemon(object):
     """libvirtd of one host, started inside its namespaces.
 
     :param root: the host's real directory
-    :param enter_argv: argv prefix that enters the host's namespaces
+    :param enter_argv: a callable returning the argv prefix that enters
+        the host's namespaces
     """
 
     START_TIMEOUT = 30.0
@@ -108,7 +109,7 @@ class Daemon(object):
         """Start libvirtd and wait until its socket accepts connections."""
         if self.pid():
             raise DaemonError('libvirtd already runs in %s' % self.root)
-        argv = self.enter_argv + [
+        argv = self.enter_argv() + [
             sys.executable, REAPER,
             # Pinned, or the QEMU capability cache is invalidated at every
             # start (CPUID leaf 0x1f differs per vCPU): 16 s instead of 0.07.

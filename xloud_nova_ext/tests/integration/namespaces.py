@@ -10,41 +10,75 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""A host's network, mount and UTS namespaces, kept alive by files.
+"""A host's network, mount and UTS namespaces.
 
-Each namespace is bind-mounted onto a file in layout.NS_DIR (``unshare
---net=FILE``), so it lives without any process in it and one sweep of that
-directory removes what any earlier run left. We do not use ``ip netns
-add``: it leaves /run/netns mounted for ever.
+The network and UTS namespaces are bind-mounted onto files in
+layout.NS_DIR (``unshare --net=FILE``), so they live without any process in
+them and one sweep of that directory removes what any earlier run left. We
+do not use ``ip netns add``: it leaves /run/netns mounted for ever.
+
+The mount namespace is held by a process instead, the host's "holder"
+(``sleep infinity``, pid in layout.holder_pid_file()): binding a mount
+namespace file fails now and then with EINVAL when the test process is not
+in the machine's initial mount namespace (e.g. in a container), which we
+saw on kernel 6.18.
 """
 
 import os
 import shlex
+import subprocess
+import time
 
 from xloud_nova_ext.tests.integration import layout
-from xloud_nova_ext.tests.integration import mounts
 from xloud_nova_ext.tests.integration import procs
+
+FILE_KINDS = ('net', 'uts')
+CREATE_TIMEOUT = 30.0
+
+
+class NamespaceError(Exception):
+    pass
+
+
+def holder_pid(name):
+    """Pid of the process that holds host ``name``'s mount namespace."""
+    pid = procs.read_pid(layout.holder_pid_file(name))
+    if pid and procs.alive(pid) and procs.comm(pid) == 'sleep':
+        return pid
+    return None
+
+
+def ns_paths(name):
+    """{kind: path} of host ``name``'s namespaces that exist now."""
+    paths = {}
+    for kind in FILE_KINDS:
+        path = layout.ns_file(name, kind)
+        if os.path.ismount(path):
+            paths[kind] = path
+    pid = holder_pid(name)
+    if pid:
+        paths['mnt'] = '/proc/%d/ns/mnt' % pid
+    return paths
 
 
 def enter_argv(name):
     """The argv prefix that runs a command inside host ``name``."""
-    return ['nsenter'] + ['--%s=%s' % ({'mnt': 'mount'}.get(k, k),
-                                       layout.ns_file(name, k))
-                          for k in layout.NS_KINDS] + ['--']
+    paths = ns_paths(name)
+    if sorted(paths) != sorted(layout.NS_KINDS):
+        raise NamespaceError('host %s has no namespaces %s' % (
+            name, sorted(set(layout.NS_KINDS) - set(paths))))
+    return ['nsenter'] + ['--%s=%s' % ({'mnt': 'mount'}.get(k, k), p)
+                          for k, p in sorted(paths.items())] + ['--']
 
 
 def inodes(name):
     """{kind: inode} of host ``name``'s namespaces that exist now."""
-    found = {}
-    for kind in layout.NS_KINDS:
-        ino = procs.ns_inode(layout.ns_file(name, kind))
-        if ino and os.path.ismount(layout.ns_file(name, kind)):
-            found[kind] = ino
-    return found
+    return {kind: procs.ns_inode(path)
+            for kind, path in ns_paths(name).items()}
 
 
 def _setup_script(name, binds):
-    """Shell commands run once inside the new namespaces."""
+    """Shell commands run inside the new namespaces, then the holder."""
     lines = ['set -e', 'ip link set lo up', 'hostname %s' % name]
     for source, target in binds:
         lines.append('mount --bind %s %s' % (shlex.quote(source),
@@ -52,17 +86,36 @@ def _setup_script(name, binds):
     # Drop this namespace's copy of the other hosts' namespace files, so that
     # no host keeps another's namespaces alive.
     lines.append('umount --lazy %s' % shlex.quote(layout.NS_DIR))
+    lines.append('echo $$ > %s' % shlex.quote(layout.holder_pid_file(name)))
+    lines.append('exec sleep infinity')
     return '\n'.join(lines)
 
 
-def create(name, binds):
-    """Create host ``name``'s namespaces; ``binds`` is [(source, target)]."""
-    files = [layout.ns_file(name, k) for k in layout.NS_KINDS]
+def create(name, binds, log):
+    """Create host ``name``'s namespaces; ``binds`` is [(source, target)].
+
+    Returns the holder's pid. ``log`` (a file name) gets its errors.
+    """
+    files = [layout.ns_file(name, k) for k in FILE_KINDS]
     for path in files:
         open(path, 'w').close()
-    procs.run(['unshare', '--net=' + files[0], '--mount=' + files[1],
-               '--uts=' + files[2], '--propagation', 'private', '--',
-               'sh', '-c', _setup_script(name, binds)])
+    with open(log, 'ab') as out:
+        holder = subprocess.Popen(
+            ['unshare', '--net=' + files[0], '--uts=' + files[1], '--mount',
+             '--propagation', 'private', '--',
+             'sh', '-c', _setup_script(name, binds)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            close_fds=True, start_new_session=True)
+    deadline = time.monotonic() + CREATE_TIMEOUT
+    while time.monotonic() < deadline:
+        if holder_pid(name) == holder.pid:
+            return holder
+        if holder.poll() is not None:
+            break
+        time.sleep(0.005)
+    with open(log, errors='replace') as f:
+        raise NamespaceError('cannot create the namespaces of %s: %s'
+                             % (name, f.read()[-2000:]))
 
 
 def link(spec_a, spec_b, prefix_len):
@@ -83,8 +136,3 @@ def remove_leftover_links(specs):
     """Delete veth ends that an interrupted run left in our own namespace."""
     for spec in specs:
         procs.run(['ip', 'link', 'del', spec.ifname], check=False)
-
-
-def destroy_all():
-    """Unmount every namespace file; a namespace dies with its last user."""
-    mounts.umount_under(layout.NS_DIR)

@@ -36,7 +36,7 @@ class CleanupError(Exception):
 
 def _stop_daemons():
     for spec in layout.HOSTS:
-        daemon = libvirtd.Daemon(layout.host_dir(spec.name), [])
+        daemon = libvirtd.Daemon(layout.host_dir(spec.name), None)
         try:
             daemon.stop()
         except libvirtd.DaemonError:
