@@ -1,0 +1,44 @@
+#!/bin/bash
+# Install the Debian 12 packages the integration tier needs: libvirt, QEMU
+# (TCG guests) and swtpm for the two test hosts; util-linux, iproute2 and
+# e2fsprogs for their namespaces, veth pair and small loop filesystems; a C
+# toolchain and headers so that pip can build libvirt-python; shellcheck for
+# the shell checks.
+#
+# Idempotent and non-interactive: safe to run again, and on a fresh machine
+# with empty apt lists. It starts nothing: the packages' scripts would start
+# libvirtd in the machine's own namespaces, while the tests run their own
+# daemons (xloud_nova_ext/tests/integration).
+set -euo pipefail
+
+packages=(
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
+    libvirt-clients qemu-system-x86 qemu-utils swtpm swtpm-tools
+    iproute2 util-linux mount e2fsprogs
+    libvirt-dev pkg-config gcc libc6-dev python3-dev
+    shellcheck
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+    exec sudo -- "$0" "$@"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-q -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300)
+
+# invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a
+# service; 101 means "do not". Keep a policy the machine already has.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\n# install-debian-deps.sh: start no service\nexit 101\n' \
+        > "$policy"
+    chmod 755 "$policy"
+fi
+
+apt-get "${apt_opts[@]}" update
+# Recommends (ovmf, lvm2, dnsmasq, other hypervisor drivers...) are not
+# needed by the tests and would double the download.
+apt-get "${apt_opts[@]}" -y --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    install "${packages[@]}"
