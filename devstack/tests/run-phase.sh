@@ -8,7 +8,8 @@
 # sourced once, then plugin.sh once per argument. With no argument only the
 # settings are read. DevStack's variables (DEST, NOVA_CONF, TEMPEST_CONFIG,
 # VIRT_DRIVER, ...) come from the environment; the names listed in
-# XLOUD_TEST_PRINT are printed as "var: NAME=value" at the end.
+# XLOUD_TEST_PRINT are printed as "var: NAME=value" at the end, each on
+# one line.
 #
 # Stricter than stack.sh, which sets errexit and only optionally nounset.
 set -o errexit -o nounset -o pipefail
@@ -42,5 +43,6 @@ for arg in "$@"; do
 done
 
 for name in ${XLOUD_TEST_PRINT:-}; do
-    echo "var: $name=${!name:-}"
+    value=${!name:-}
+    echo "var: $name=${value//$'\n'/ }"
 done

@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Check .zuul.yaml without a Zuul server.
+
+Zuul only reports a broken job after the change is proposed; this catches
+what can be checked from the repository alone:
+
+* the file parses and holds only Zuul configuration objects;
+* every job has a unique name starting with the project's, a parent and a
+  nodeset that this file defines or that are known upstream
+  (UPSTREAM_JOBS, UPSTREAM_NODESETS), and is run by some pipeline;
+* every playbook a job runs (pre-run, run, post-run, cleanup-run) exists;
+* every job and template a project pipeline names exists;
+* every XLOUD_* DevStack setting a job sets is defined in devstack/settings,
+  enabling this project's DevStack plugin finds devstack/plugin.sh and
+  devstack/settings, and every path inside this project's DevStack checkout
+  (/opt/stack/<project>/...) exists in the repository;
+* every tempest_test_regex selects at least one scenario of the Tempest
+  plugin, and the job's tempest_exclude_regex does not drop them all.
+
+Usage: check_zuul.py [--root DIR]. Prints one line per problem and exits 1,
+or prints a summary and exits 0.
+"""
+
+import argparse
+import ast
+import configparser
+import os
+import re
+import sys
+
+import yaml
+
+# Jobs, nodesets and templates that live in other repositories and may be
+# named here. Add to these lists only names that exist upstream.
+UPSTREAM_JOBS = {
+    # openstack/openstack-zuul-jobs
+    'openstack-tox',
+    'openstack-tox-pep8',
+    'openstack-tox-py311',
+    'openstack-tox-py312',
+    'openstack-tox-functional-py311',
+    'openstack-tox-docs',
+    'openstack-tox-cover',
+    # openstack/devstack
+    'devstack',
+    'devstack-base',
+    'devstack-minimal',
+    'devstack-multinode',
+    # openstack/tempest
+    'devstack-tempest',
+    'tempest-multinode-full-py3',
+    # openstack/nova
+    'nova-live-migration',
+}
+UPSTREAM_NODESETS = {
+    # openstack/devstack
+    'openstack-single-node-noble',
+    'openstack-two-node-noble',
+    'openstack-two-node-jammy',
+    'devstack-single-node-debian-bookworm',
+    'devstack-two-node-debian-bookworm',
+}
+UPSTREAM_TEMPLATES = {
+    # openstack/openstack-zuul-jobs
+    'openstack-python3-jobs',
+    'publish-openstack-docs-pti',
+    'release-notes-jobs-python3',
+    'check-requirements',
+}
+
+TOP_LEVEL = {'job', 'nodeset', 'project', 'project-template', 'secret',
+             'semaphore', 'queue', 'pragma'}
+PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
+SCENARIO_PACKAGE = 'xloud_tempest_plugin.api'
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with Zuul's tags (e.g. !encrypted/pkcs1-oaep) as plain data."""
+
+
+_Loader.add_multi_constructor(
+    '!', lambda loader, suffix, node: loader.construct_sequence(node)
+    if isinstance(node, yaml.SequenceNode)
+    else loader.construct_scalar(node))
+
+
+def project_name(root):
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(root, 'setup.cfg'))
+    return parser.get('metadata', 'name')
+
+
+def load(path):
+    with open(path) as f:
+        return yaml.load(f, Loader=_Loader)
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _playbooks(job):
+    for key in PLAYBOOK_KEYS:
+        for item in _as_list(job.get(key)):
+            yield key, item['name'] if isinstance(item, dict) else item
+
+
+def _pipeline_jobs(project):
+    """(pipeline, job name) of every job a project stanza runs."""
+    for pipeline, body in project.items():
+        if not isinstance(body, dict):
+            continue
+        for item in body.get('jobs') or []:
+            if isinstance(item, dict):
+                for name in item:
+                    yield pipeline, name
+            else:
+                yield pipeline, item
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _var_dicts(job):
+    """The job's vars and each of its group-vars and host-vars."""
+    yield 'vars', job.get('vars') or {}
+    for key in ('group-vars', 'host-vars'):
+        for group, variables in (job.get(key) or {}).items():
+            yield '%s.%s' % (key, group), variables or {}
+
+
+def devstack_settings(root):
+    """Names that devstack/settings assigns."""
+    path = os.path.join(root, 'devstack', 'settings')
+    if not os.path.exists(path):
+        return set()
+    with open(path) as f:
+        return set(re.findall(r'^\s*([A-Z][A-Z0-9_]*)=', f.read(), re.M))
+
+
+def scenario_ids(root):
+    """Test ids of the Tempest plugin's scenarios, read without importing.
+
+    A class inherits the tests of the classes it names as bases in its own
+    module, as LiveAutoBlockMigration-style variants do.
+    """
+    top = os.path.join(root, 'tempest_plugin')
+    package_dir = os.path.join(top, *SCENARIO_PACKAGE.split('.'))
+    ids = []
+    for dirpath, _dirs, files in os.walk(package_dir):
+        for name in sorted(files):
+            if not (name.startswith('test_') and name.endswith('.py')):
+                continue
+            path = os.path.join(dirpath, name)
+            module = os.path.relpath(path, top)[:-3].replace(os.sep, '.')
+            with open(path) as f:
+                tree = ast.parse(f.read(), path)
+            classes = {n.name: n for n in tree.body
+                       if isinstance(n, ast.ClassDef)}
+            for cls in classes.values():
+                for test in sorted(_tests(cls, classes)):
+                    ids.append('%s.%s.%s' % (module, cls.name, test))
+    return ids
+
+
+def _tests(cls, classes, seen=()):
+    names = {n.name for n in cls.body if isinstance(n, ast.FunctionDef) and
+             n.name.startswith('test_')}
+    for b in cls.bases:
+        if isinstance(b, ast.Name) and b.id in classes and b.id not in seen:
+            names |= _tests(classes[b.id], classes, seen + (cls.name,))
+    return names
+
+
+def check(root):
+    """Every problem found, as text; empty when the file is fine."""
+    path = os.path.join(root, '.zuul.yaml')
+    try:
+        config = load(path)
+    except (OSError, yaml.YAMLError) as e:
+        return ['%s: cannot be read: %s' % (path, e)]
+    if not isinstance(config, list):
+        return ['.zuul.yaml: a list of Zuul objects expected, got %s'
+                % type(config).__name__]
+
+    problems = []
+    jobs, nodesets, templates, projects = {}, set(), set(), []
+    for index, item in enumerate(config):
+        if not (isinstance(item, dict) and len(item) == 1 and
+                next(iter(item)) in TOP_LEVEL):
+            problems.append('item %d: not a Zuul object: %r'
+                            % (index, item))
+            continue
+        kind, body = next(iter(item.items()))
+        if kind == 'project':
+            projects.append(body)
+            continue
+        name = (body or {}).get('name')
+        if kind == 'job':
+            if name in jobs:
+                problems.append('job %s: defined twice' % name)
+            jobs[name] = body
+        elif kind == 'nodeset':
+            nodesets.add(name)
+        elif kind == 'project-template':
+            templates.add(name)
+            projects.append(body)
+
+    project = project_name(root)
+    settings = devstack_settings(root)
+    checkout = re.compile(r'(?:/opt/stack|\{\{ *devstack_base_dir *\}\})/%s/'
+                          r'([^\s:"\']+)' % re.escape(project))
+    scenarios = scenario_ids(root)
+    used = set()
+    for name, job in jobs.items():
+        problems.extend(_check_job(root, name, job, jobs, nodesets, project,
+                                   settings, checkout, scenarios))
+        if job.get('parent'):
+            used.add(job['parent'])
+
+    for body in projects:
+        for tmpl in body.get('templates') or []:
+            if tmpl not in templates and tmpl not in UPSTREAM_TEMPLATES:
+                problems.append('template %s: neither defined here nor a '
+                                'known upstream template' % tmpl)
+        for pipeline, name in _pipeline_jobs(body):
+            used.add(name)
+            if name not in jobs and name not in UPSTREAM_JOBS:
+                problems.append('%s pipeline: job %s is neither defined here '
+                                'nor a known upstream job' % (pipeline, name))
+    for name, job in jobs.items():
+        if name not in used and not job.get('abstract'):
+            problems.append('job %s: no pipeline runs it and no job '
+                            'inherits from it' % name)
+    return problems
+
+
+def _check_job(root, name, job, jobs, nodesets, project, settings, checkout,
+               scenarios):
+    problems = []
+    if not name or not name.startswith(project + '-'):
+        problems.append('job %s: its name must start with "%s-"'
+                        % (name, project))
+    parent = job.get('parent')
+    if not parent:
+        problems.append('job %s: no parent (it would run on the base job '
+                        'only)' % name)
+    elif parent not in jobs and parent not in UPSTREAM_JOBS:
+        problems.append('job %s: parent %s is neither defined here nor a '
+                        'known upstream job' % (name, parent))
+    nodeset = job.get('nodeset')
+    if (isinstance(nodeset, str) and nodeset not in nodesets and
+            nodeset not in UPSTREAM_NODESETS):
+        problems.append('job %s: nodeset %s is neither defined here nor a '
+                        'known upstream nodeset' % (name, nodeset))
+    for key, playbook in _playbooks(job):
+        if not os.path.isfile(os.path.join(root, playbook)):
+            problems.append('job %s: %s playbook %s does not exist'
+                            % (name, key, playbook))
+
+    for where, variables in _var_dicts(job):
+        if project in (variables.get('devstack_plugins') or {}):
+            for f in ('settings', 'plugin.sh'):
+                if not os.path.isfile(os.path.join(root, 'devstack', f)):
+                    problems.append('job %s: %s enables the DevStack plugin '
+                                    'but devstack/%s does not exist'
+                                    % (name, where, f))
+        for setting in variables.get('devstack_localrc') or {}:
+            if setting.startswith('XLOUD_') and setting not in settings:
+                problems.append('job %s: %s sets %s, which devstack/settings '
+                                'does not define' % (name, where, setting))
+        for text in _strings(variables):
+            for rel in checkout.findall(text):
+                if not os.path.exists(os.path.join(root, rel)):
+                    problems.append('job %s: %s names %s, which is not in '
+                                    'the repository' % (name, where, rel))
+
+    variables = _effective_vars(name, jobs)
+    regex = variables.get('tempest_test_regex')
+    if regex and not job.get('abstract'):
+        problems.extend(_check_regex(name, regex,
+                                     variables.get('tempest_exclude_regex'),
+                                     scenarios))
+    return problems
+
+
+def _merge(base, override):
+    """Zuul's merge of job variables: dicts recursively, the rest replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _effective_vars(name, jobs, seen=()):
+    """The job's vars merged over those of its ancestors in this file."""
+    job = jobs.get(name)
+    if job is None or name in seen:
+        return {}
+    inherited = _effective_vars(job.get('parent'), jobs, seen + (name,))
+    return _merge(inherited, job.get('vars') or {})
+
+
+def _check_regex(name, regex, exclude, scenarios):
+    try:
+        selected = [s for s in scenarios if re.search(regex, s)]
+        if exclude:
+            selected = [s for s in selected if not re.search(exclude, s)]
+    except re.error as e:
+        return ['job %s: bad tempest regex: %s' % (name, e)]
+    if not selected:
+        return ['job %s: tempest_test_regex %r (exclude %r) selects none of '
+                'the %d scenarios of the Tempest plugin'
+                % (name, regex, exclude, len(scenarios))]
+    return []
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--root', default=os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), help='repository to check')
+    args = parser.parse_args(argv)
+    problems = check(args.root)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    config = load(os.path.join(args.root, '.zuul.yaml'))
+    jobs = sum(1 for item in config if 'job' in item)
+    print('.zuul.yaml: %d jobs checked, no problem found' % jobs)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,312 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What each phase of the DevStack plugin does to a node."""
+
+import os
+import sys
+
+from oslo_config import cfg
+
+from xloud_nova_ext import conf
+from xloud_nova_ext.tests.devstack import base
+from xloud_nova_ext.tests import requirements
+
+
+class SettingsTest(base.PluginTestCase):
+    """devstack/settings adds the Tempest plugin to TEMPEST_PLUGINS."""
+
+    PLUGIN = os.path.join(base.TOP, 'tempest_plugin')
+
+    def test_replaces_devstacks_empty_marker(self):
+        found = self.variables('TEMPEST_PLUGINS', TEMPEST_PLUGINS='0')
+        self.assertEqual(self.PLUGIN, found['TEMPEST_PLUGINS'])
+
+    def test_appends_to_other_plugins(self):
+        found = self.variables(
+            'TEMPEST_PLUGINS',
+            TEMPEST_PLUGINS='/opt/stack/barbican-tempest-plugin')
+        self.assertEqual('/opt/stack/barbican-tempest-plugin ' + self.PLUGIN,
+                         found['TEMPEST_PLUGINS'])
+
+    def test_listed_once(self):
+        plugins = '%s /opt/stack/barbican-tempest-plugin' % self.PLUGIN
+        found = self.variables('TEMPEST_PLUGINS', TEMPEST_PLUGINS=plugins)
+        self.assertEqual(plugins, found['TEMPEST_PLUGINS'])
+
+    def test_not_added_when_turned_off(self):
+        found = self.variables('TEMPEST_PLUGINS',
+                               XLOUD_INSTALL_TEMPEST_PLUGIN='false')
+        self.assertEqual('0', found['TEMPEST_PLUGINS'])
+
+    def test_not_added_where_tempest_does_not_run(self):
+        found = self.variables('TEMPEST_PLUGINS', ENABLED_SERVICES='n-cpu')
+        self.assertEqual('0', found['TEMPEST_PLUGINS'])
+
+    def test_booleans_normalised(self):
+        found = self.variables('XLOUD_VTPM_ENABLED', 'XLOUD_SHARED_STORAGE',
+                               XLOUD_VTPM_ENABLED='yes',
+                               XLOUD_SHARED_STORAGE='')
+        self.assertEqual('True', found['XLOUD_VTPM_ENABLED'])
+        self.assertEqual('auto', found['XLOUD_SHARED_STORAGE'])
+
+
+class InstallTest(base.PluginTestCase):
+
+    def test_compute_node_gets_the_package_not_editable(self):
+        self.run_phases('stack:pre-install', 'stack:install')
+        self.assertEqual(['setup_install %s' % base.TOP], self.calls())
+
+    def test_vtpm_adds_swtpm(self):
+        self.run_phases('stack:install', XLOUD_VTPM_ENABLED='True')
+        self.assertEqual(['setup_install %s' % base.TOP,
+                          'install_package swtpm swtpm-tools'], self.calls())
+
+    def test_node_without_compute_gets_nothing(self):
+        self.run_phases('stack:install', 'stack:post-config',
+                        ENABLED_SERVICES='n-api,n-cond,n-sch')
+        self.assertEqual([], self.calls())
+        self.assertEqual(base.DEVSTACK_NOVA_CONF, open(self.nova_conf).read())
+
+
+class NovaConfTest(base.PluginTestCase):
+    """post-config: nova.conf of a compute node."""
+
+    def test_driver_and_nothing_else_by_default(self):
+        self.run_phases('stack:post-config')
+        self.assertEqual('xloud.XloudLibvirtDriver',
+                         base.section(self.nova_conf,
+                                      'DEFAULT')['compute_driver'])
+        # DevStack's CPU choice and key manager stay; the [xloud] options
+        # keep their own defaults.
+        self.assertEqual({'virt_type': 'qemu', 'cpu_mode': 'custom',
+                          'cpu_models': 'Nehalem'},
+                         base.section(self.nova_conf, 'libvirt'))
+        self.assertEqual('nova.keymgr.conf_key_mgr.ConfKeyManager',
+                         base.section(self.nova_conf,
+                                      'key_manager')['backend'])
+        self.assertEqual({}, base.section(self.nova_conf, 'xloud'))
+
+    def test_nova_cpu_conf_never_written(self):
+        # start_nova_compute copies nova.conf over it later.
+        self.run_phases('stack:install', 'stack:post-config',
+                        XLOUD_VTPM_ENABLED='True', XLOUD_CPU_BASELINE='Penryn',
+                        XLOUD_DISK_HEADROOM_MB='64')
+        self.assertFalse(os.path.exists(self.nova_cpu_conf))
+
+    def test_every_xloud_option_has_a_setting(self):
+        expected = {}
+        settings = {}
+        for _group, opts in conf.list_opts():
+            for opt in opts:
+                value = _other_value(self, opt)
+                expected[opt.name] = value
+                settings['XLOUD_' + opt.name.upper()] = value
+        listed = self.variables('XLOUD_NOVA_OPTIONS')['XLOUD_NOVA_OPTIONS']
+        self.assertEqual(sorted(expected), sorted(listed.split()),
+                         'XLOUD_NOVA_OPTIONS in devstack/settings must list '
+                         'every [xloud] option of xloud_nova_ext.conf, and '
+                         'devstack/README.rst document its setting.')
+        self.run_phases('stack:post-config', **settings)
+        self.assertEqual(expected, base.section(self.nova_conf, 'xloud'))
+
+    def test_custom_cpu_baseline(self):
+        self.run_phases('stack:post-config',
+                        XLOUD_CPU_BASELINE='IvyBridge-IBRS,IvyBridge',
+                        XLOUD_CPU_BASELINE_EXTRA_FLAGS='+ssse3,-mmx')
+        libvirt = base.section(self.nova_conf, 'libvirt')
+        self.assertEqual('custom', libvirt['cpu_mode'])
+        self.assertEqual('IvyBridge-IBRS,IvyBridge', libvirt['cpu_models'])
+        self.assertEqual('+ssse3,-mmx', libvirt['cpu_model_extra_flags'])
+
+    def test_host_model_drops_the_models(self):
+        # nova-compute refuses to start with cpu_models and host-model.
+        self.run_phases('stack:post-config',
+                        XLOUD_CPU_BASELINE='host-model',
+                        XLOUD_CPU_BASELINE_EXTRA_FLAGS='+ssse3')
+        libvirt = base.section(self.nova_conf, 'libvirt')
+        self.assertEqual('host-model', libvirt['cpu_mode'])
+        self.assertNotIn('cpu_models', libvirt)
+        self.assertNotIn('cpu_model_extra_flags', libvirt)
+
+    def test_vtpm_on_debian(self):
+        self.run_phases('stack:post-config', XLOUD_VTPM_ENABLED='True')
+        libvirt = base.section(self.nova_conf, 'libvirt')
+        self.assertEqual(('True', 'swtpm', 'swtpm'),
+                         (libvirt['swtpm_enabled'], libvirt['swtpm_user'],
+                          libvirt['swtpm_group']))
+        self.assertEqual('barbican', base.section(
+            self.nova_conf, 'key_manager')['backend'])
+        self.assertEqual('http://192.0.2.10/identity/v3', base.section(
+            self.nova_conf, 'barbican')['auth_endpoint'])
+
+    def test_vtpm_elsewhere_and_chosen_user(self):
+        self.run_phases('stack:post-config', XLOUD_VTPM_ENABLED='True',
+                        XLOUD_TEST_DISTRO_DEB='False',
+                        XLOUD_SWTPM_GROUP='qemu')
+        libvirt = base.section(self.nova_conf, 'libvirt')
+        self.assertEqual(('tss', 'qemu'),
+                         (libvirt['swtpm_user'], libvirt['swtpm_group']))
+
+    def test_vtpm_off_leaves_swtpm_alone(self):
+        self.run_phases('stack:post-config')
+        self.assertNotIn('swtpm_enabled',
+                         base.section(self.nova_conf, 'libvirt'))
+
+    def test_other_virt_driver_stops_stack(self):
+        self.run_phases('stack:post-config', VIRT_DRIVER='fake', expect_rc=1)
+        self.assertIn('VIRT_DRIVER is fake', self.stderr)
+
+
+class TempestConfTest(base.PluginTestCase):
+    """test-config: tempest.conf from what the deployment offers."""
+
+    def flags(self):
+        return base.section(self.tempest_conf, 'compute-feature-enabled')
+
+    def test_two_computes_with_local_disks(self):
+        self.run_phases('stack:test-config',
+                        XLOUD_TEST_COMPUTES='controller compute1 controller')
+        self.assertEqual('2', base.section(
+            self.tempest_conf, 'compute')['min_compute_nodes'])
+        self.assertEqual({'live_migration': 'True',
+                          'cold_migration': 'True',
+                          'block_migration_for_live_migration': 'True',
+                          'vtpm_live_migration': 'False'}, self.flags())
+        self.assertEqual({'shared_storage_live_migration': 'False'},
+                         base.section(self.tempest_conf, 'xloud_migration'))
+        self.assertEqual({}, base.section(self.tempest_conf,
+                                          'service_available'))
+
+    def test_one_compute_turns_migrations_off(self):
+        self.run_phases('stack:test-config', XLOUD_TEST_COMPUTES='controller')
+        self.assertEqual('1', base.section(
+            self.tempest_conf, 'compute')['min_compute_nodes'])
+        self.assertEqual({'False'}, set(self.flags().values()))
+
+    def test_setting_beats_registered_services(self):
+        # Gate jobs stack the subnodes after the controller's test-config.
+        self.run_phases('stack:test-config', XLOUD_COMPUTE_NODES='3',
+                        XLOUD_TEST_COMPUTES='controller')
+        self.assertEqual('3', base.section(
+            self.tempest_conf, 'compute')['min_compute_nodes'])
+        self.assertNotIn('openstack', ' '.join(self.calls()))
+
+    def test_unlisted_services_count_as_one(self):
+        self.run_phases('stack:test-config', XLOUD_TEST_COMPUTES='FAIL')
+        self.assertIn('set XLOUD_COMPUTE_NODES', self.stderr)
+        self.assertEqual('1', base.section(
+            self.tempest_conf, 'compute')['min_compute_nodes'])
+
+    def test_bad_number_of_computes_stops_stack(self):
+        self.run_phases('stack:test-config', XLOUD_COMPUTE_NODES='two',
+                        expect_rc=1)
+        self.assertIn("must be a number, not 'two'", self.stderr)
+
+    def test_nfs_instances_path_is_shared(self):
+        self.run_phases('stack:test-config', XLOUD_TEST_FS_TYPE='nfs')
+        self.assertEqual('False',
+                         self.flags()['block_migration_for_live_migration'])
+        self.assertEqual('True', base.section(
+            self.tempest_conf,
+            'xloud_migration')['shared_storage_live_migration'])
+
+    def test_rbd_images_are_shared(self):
+        with open(self.nova_conf, 'a') as f:
+            f.write('[libvirt]\nimages_type = rbd\n')
+        self.run_phases('stack:test-config')
+        self.assertEqual('True', base.section(
+            self.tempest_conf,
+            'xloud_migration')['shared_storage_live_migration'])
+
+    def test_setting_beats_detection(self):
+        self.run_phases('stack:test-config', XLOUD_TEST_FS_TYPE='nfs',
+                        XLOUD_SHARED_STORAGE='false')
+        self.assertEqual('True',
+                         self.flags()['block_migration_for_live_migration'])
+
+    def test_vtpm_needs_barbican(self):
+        self.run_phases('stack:test-config', XLOUD_VTPM_ENABLED='True')
+        self.assertEqual('False', self.flags()['vtpm_live_migration'])
+
+    def test_vtpm_with_barbican(self):
+        self.run_phases('stack:test-config', XLOUD_VTPM_ENABLED='True',
+                        ENABLED_SERVICES='n-cpu,tempest,barbican')
+        self.assertEqual('True', self.flags()['vtpm_live_migration'])
+        self.assertEqual({'barbican': 'True'}, base.section(
+            self.tempest_conf, 'service_available'))
+
+    def test_nothing_where_tempest_does_not_run(self):
+        self.run_phases('stack:test-config', ENABLED_SERVICES='n-cpu')
+        self.assertEqual(base.DEVSTACK_TEMPEST_CONF,
+                         open(self.tempest_conf).read())
+
+    def test_every_option_written_exists(self):
+        known = _tempest_options(self)
+        self.run_phases('stack:test-config', XLOUD_VTPM_ENABLED='True',
+                        ENABLED_SERVICES='n-cpu,tempest,barbican')
+        parser = base.read_ini(self.tempest_conf)
+        written = {(s, o) for s in parser.sections() for o in parser[s]}
+        self.assertEqual(set(), written - known,
+                         'tempest.conf options that neither tempest nor a '
+                         'plugin the jobs install registers')
+
+
+class UnstackCleanTest(base.PluginTestCase):
+
+    def test_unstack_changes_nothing(self):
+        self.run_phases('unstack')
+        self.assertEqual([], self.calls())
+
+    def test_clean_removes_the_package(self):
+        self.run_phases('unstack', 'clean')
+        self.assertEqual(['pip_uninstall xloud-nova-ext'], self.calls())
+
+
+# Registered by plugins that the vTPM job installs, not by tempest.
+OTHER_PLUGINS_OPTIONS = {
+    ('service_available', 'barbican'),  # barbican-tempest-plugin
+}
+
+
+def _tempest_options(test):
+    """(group, option) pairs of tempest and the Xloud plugin."""
+    try:
+        from tempest import config as tempest_config
+    except ImportError as e:
+        requirements.require(test, False, 'tempest is not installed: %s' % e)
+    sys.path.insert(0, os.path.join(base.TOP, 'tempest_plugin'))
+    try:
+        from xloud_tempest_plugin import config as xloud_config
+    finally:
+        sys.path.pop(0)
+    groups = [(getattr(g, 'name', g), opts)
+              for g, opts in tempest_config.list_opts()]
+    groups.append((xloud_config.migration_group.name,
+                   xloud_config.MigrationGroup))
+    known = {(name, opt.name) for name, opts in groups for opt in opts}
+    return known | OTHER_PLUGINS_OPTIONS
+
+
+def _other_value(test, opt):
+    """A valid value of ``opt`` other than its default, as nova.conf text."""
+    if isinstance(opt, cfg.BoolOpt):
+        return str(not opt.default)
+    if isinstance(opt, cfg.IntOpt):
+        return str((opt.default or 0) + 7)
+    if isinstance(opt, cfg.StrOpt):
+        choices = [c[0] if isinstance(c, tuple) else c
+                   for c in (opt.type.choices or {})]
+        others = [c for c in choices if c != opt.default]
+        return others[0] if others else 'xloud-test-value'
+    test.fail('No test value for %s option %s: teach _other_value'
+              % (type(opt).__name__, opt.name))
