@@ -65,6 +65,12 @@ class FakeNova(fixtures.Fixture):
         # still never take another instance's record.
         self.ignore_filters = False
         self.requests = []
+        # Hosts the fake scheduler picks from, and destinations whose
+        # pre-check refuses with the given text.
+        self.hosts = ['cmp1', 'cmp2', 'cmp3']
+        self.refusals = {}
+        self._pending = {}
+        self.actions_requested = []
 
     def _setUp(self):
         self.useFixture(fixtures.MockPatch(
@@ -144,13 +150,69 @@ class FakeNova(fixtures.Fixture):
                 'code': 404, 'message': 'Instance could not be found.'}})
         if len(path) == 2:
             return self._reply(200, {'server': self.servers[server_id]})
-        if path[2] == 'action' and 'os-getConsoleOutput' in json.loads(body):
-            outputs = self.consoles.get(server_id) or ['']
-            output = outputs.pop(0) if len(outputs) > 1 else outputs[0]
-            return self._reply(200, {'output': output})
+        if path[2] == 'action':
+            return self._action(server_id, json.loads(body))
         if path[2] == 'os-instance-actions':
             return self._actions(server_id, path[3:])
         raise AssertionError('Unexpected request %s %s' % (method, url))
+
+    def _action(self, server_id, body):
+        [(name, args)] = body.items()
+        self.actions_requested.append((server_id, name, args))
+        if name == 'os-getConsoleOutput':
+            outputs = self.consoles.get(server_id) or ['']
+            output = outputs.pop(0) if len(outputs) > 1 else outputs[0]
+            return self._reply(200, {'output': output})
+        request_id = 'req-%d' % len(self.requests)
+        if name == 'os-migrateLive':
+            self._live_migrate(server_id, (args or {}).get('host'),
+                               request_id)
+        elif name == 'migrate':
+            self._migrate(server_id, (args or {}).get('host'), request_id)
+        elif name in ('confirmResize', 'revertResize'):
+            self._finish_resize(server_id, name == 'confirmResize')
+            if name == 'confirmResize':
+                return self._reply(204, None, request_id=request_id)
+        else:
+            raise AssertionError('Unexpected action %s' % name)
+        return self._reply(202, None, request_id=request_id)
+
+    def _pick(self, server_id, host):
+        source = self.servers[server_id]['OS-EXT-SRV-ATTR:host']
+        return source, host or next(h for h in self.hosts if h != source)
+
+    def _live_migrate(self, server_id, host, request_id):
+        source, dest = self._pick(server_id, host)
+        if dest in self.refusals:
+            self.add_migration(server_id, ['accepted', 'error'], source, dest)
+            detail = 'Migration pre-check error: %s' % self.refusals[dest]
+            self.add_action(server_id, request_id, [
+                ('conductor_live_migrate_instance', 'Error', detail, None),
+                ('compute_check_can_live_migrate_destination', 'Error',
+                 detail, None)])
+            return
+        self.add_migration(server_id, ['accepted', 'running', 'completed'],
+                           source, dest)
+        self.add_action(server_id, request_id, [
+            ('conductor_live_migrate_instance', 'Success', None, None),
+            ('compute_live_migration', 'Success', None, None)])
+        self.move_server(server_id, dest)
+
+    def _migrate(self, server_id, host, request_id):
+        source, dest = self._pick(server_id, host)
+        record = self.add_migration(server_id, ['pre-migrating', 'finished'],
+                                    source, dest, migration_type='migration')
+        self.add_action(server_id, request_id, [
+            ('compute_resize_instance', 'Success', None, None)],
+            action='migrate')
+        self._pending[server_id] = record
+        self.move_server(server_id, dest, status='VERIFY_RESIZE')
+
+    def _finish_resize(self, server_id, confirm):
+        record = self._pending.pop(server_id)
+        record['status'] = 'confirmed' if confirm else 'reverted'
+        host = record['dest_compute'] if confirm else record['source_compute']
+        self.move_server(server_id, host)
 
     def _list(self, query):
         records = [dict(r) for r, _ in self.migrations]
@@ -175,8 +237,9 @@ class FakeNova(fixtures.Fixture):
         return self._reply(404, {'itemNotFound': {
             'code': 404, 'message': 'Action not found.'}})
 
-    def _reply(self, status, body):
+    def _reply(self, status, body, request_id='req-0'):
         headers = {'content-type': 'application/json',
-                   'x-openstack-nova-api-version': MICROVERSION}
+                   'x-openstack-nova-api-version': MICROVERSION,
+                   'x-openstack-request-id': request_id}
         return (fake_http.fake_http_response(headers, status=status),
-                json.dumps(body).encode('utf-8'))
+                b'' if body is None else json.dumps(body).encode('utf-8'))

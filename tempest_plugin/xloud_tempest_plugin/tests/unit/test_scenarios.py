@@ -1,0 +1,201 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The scenarios' own code paths, run against the fake nova.
+
+Everything below the scenario's _test_* helper is real (the base class's
+migrate, wait and verify helpers, tempest's waiters and clients); only
+booting a server and the credentials are stood in for.
+"""
+
+import fixtures
+from oslo_serialization import jsonutils as json
+
+from tempest.lib import decorators
+
+from xloud_tempest_plugin.api.compute import base as scenario_base
+from xloud_tempest_plugin.api.compute import test_cold_migration as cold
+from xloud_tempest_plugin.api.compute import test_drain_host as drain
+from xloud_tempest_plugin.api.compute import test_live_migration as live
+from xloud_tempest_plugin.api.compute import \
+    test_migration_safeguards_negative as negative
+from xloud_tempest_plugin.common import exceptions
+from xloud_tempest_plugin.common import verify
+from xloud_tempest_plugin.tests.unit import base
+from xloud_tempest_plugin.tests.unit import fake_nova
+from xloud_tempest_plugin.tests.unit import test_base
+
+CONSOLE = '[    0.000000] Linux version 6.1.0 #1 SMP\nvm login: '
+CPU_REFUSAL = ('[xloud.cpu.incompatible] Destination host cmp3 cannot run '
+               'the guest CPU.')
+
+
+class ScenarioFlowTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.nova = self.useFixture(fake_nova.FakeNova())
+        self.servers, self.migrations = self.nova.clients(build_interval=0)
+        self.services = test_base.FakeServicesClient(*self.nova.hosts)
+
+    def scenario(self, cls, test_name):
+        """A scenario instance wired to the fake nova."""
+        # resource_setup sets these on the class; so does this, for a test.
+        attrs = {
+            'admin_servers_client': self.servers,
+            'admin_migrations_client': self.migrations,
+            'admin_services_client': self.services,
+            'migration_timeout': 10,
+            'verifier': verify.MigrationVerifier(
+                self.servers, self.migrations,
+                failure_patterns=['Kernel panic'],
+                boot_marker=r'Linux version \d'),
+        }
+        for name, value in attrs.items():
+            self.useFixture(fixtures.MockPatchObject(cls, name, value,
+                                                     create=True))
+        test = cls(test_name)
+        test.create_guest = self._create_guest
+        test.get_host_other_than = lambda server_id: 'cmp2'
+        return test
+
+    def _create_guest(self, host=None, flavor=None):
+        server_id = self.nova.add_server(host or 'cmp1')
+        self.nova.set_console(server_id, CONSOLE)
+        return scenario_base.Guest(self.nova.servers[server_id], None)
+
+    def reports(self, test):
+        return [json.loads(''.join(t.decode() for t in d.iter_bytes()))
+                for name, d in sorted(test.getDetails().items())
+                if name.startswith('xloud-migration-')]
+
+    def host_of(self, server_id):
+        return self.nova.servers[server_id]['OS-EXT-SRV-ATTR:host']
+
+
+class TestLiveMigrationFlow(ScenarioFlowTest):
+
+    @decorators.idempotent_id('9547631f-9972-4e5e-b092-e104c279c8ad')
+    def test_to_requested_host(self):
+        test = self.scenario(live.BlockLiveMigrationTest,
+                             'test_live_migration_to_requested_host')
+        test._test_live_migration(request_host=True)
+        [report] = self.reports(test)
+        self.assertEqual(('cmp1', 'cmp2', 'cmp2'),
+                         (report['source_host'], report['requested_host'],
+                          report['host']))
+        self.assertEqual(['completed'], list(report['timings']))
+        self.assertIsNotNone(report['seconds'])
+        self.assertEqual([{'host': 'cmp2', 'block_migration': True}],
+                         [args for _, action, args
+                          in self.nova.actions_requested
+                          if action == 'os-migrateLive'])
+
+    @decorators.idempotent_id('ee3ef1e0-914f-4f50-b0bf-5cc7dc2964ae')
+    def test_scheduler_picks_and_back_and_forth(self):
+        self.flags('compute-feature-enabled',
+                   live_migrate_back_and_forth=True)
+        test = self.scenario(live.LiveMigrationTest,
+                             'test_live_migration_scheduler_picks_host')
+        test._test_live_migration(request_host=False)
+        there, back = self.reports(test)
+        self.assertIsNone(there['requested_host'])
+        self.assertEqual('cmp2', there['host'])
+        self.assertEqual('cmp1', back['host'])
+
+    @decorators.idempotent_id('148c0c40-fd81-44f4-b08a-b20c75a07bc5')
+    def test_a_failed_migration_fails_with_evidence(self):
+        self.nova.refusals['cmp2'] = '[xloud.disk.insufficient] full'
+        test = self.scenario(live.BlockLiveMigrationTest,
+                             'test_live_migration_to_requested_host')
+        e = self.assertRaises(exceptions.MigrationFailed,
+                              test._test_live_migration, request_host=True)
+        self.assertIn('ended error, expected completed', str(e))
+        self.assertIn('[xloud.disk.insufficient] full', str(e))
+
+
+class TestColdMigrationFlow(ScenarioFlowTest):
+
+    @decorators.idempotent_id('e83e6f1a-af75-466f-a8bf-8ef4554f2643')
+    def test_confirmed(self):
+        test = self.scenario(cold.ColdMigrationTest,
+                             'test_cold_migration_confirmed')
+        test._test_cold_migration(revert=False)
+        [report] = self.reports(test)
+        self.assertEqual('cmp2', report['host'])
+        self.assertEqual('confirmed', report['migration']['status'])
+        self.assertEqual(['finished', 'confirmed'], list(report['timings']))
+
+    @decorators.idempotent_id('be7d7cc7-9082-4842-9946-2c940d444645')
+    def test_reverted(self):
+        self.flags('compute', migration_dest_host='cmp3')
+        test = self.scenario(cold.ColdMigrationTest,
+                             'test_cold_migration_reverted')
+        test._test_cold_migration(revert=True)
+        [report] = self.reports(test)
+        self.assertEqual('cmp1', report['host'])
+        self.assertEqual('cmp3', report['migration']['dest_compute'])
+        self.assertEqual('reverted', report['migration']['status'])
+
+
+class TestDrainFlow(ScenarioFlowTest):
+
+    @decorators.idempotent_id('15231c2d-be07-4f77-a93c-5b827068aace')
+    def test_drain(self):
+        test = self.scenario(drain.DrainHostTest, 'test_drain_host')
+        test._test_drain_host(3)
+        reports = self.reports(test)
+        self.assertEqual(3, len(reports))
+        for report in reports:
+            self.assertEqual('cmp1', report['source_host'])
+            self.assertNotEqual('cmp1', report['host'])
+        self.assertEqual(
+            ['disabled', 'enabled'],
+            [kwargs['status'] for _, kwargs in self.services.updates])
+
+
+class TestRefusalFlow(ScenarioFlowTest):
+
+    def _refuse(self, code='xloud.cpu.incompatible'):
+        test = self.scenario(
+            negative.CPUIncompatibleDestinationTest,
+            'test_live_migration_to_cpu_incompatible_host_refused')
+        test._test_refused_live_migration(source='cmp1', dest='cmp3',
+                                          flavor=None, code=code)
+        return test
+
+    @decorators.idempotent_id('81d1dd22-09e4-4077-bba6-47e191c42236')
+    def test_refused_with_its_code(self):
+        self.nova.refusals['cmp3'] = CPU_REFUSAL
+        [report] = self.reports(self._refuse())
+        self.assertEqual('cmp1', report['host'])
+        self.assertEqual('error', report['migration']['status'])
+        self.assertIn(CPU_REFUSAL, report['refusal']['details'])
+
+    @decorators.idempotent_id('44833aea-325e-4b99-9b3a-6feed6c8a24b')
+    def test_refused_for_another_reason_fails(self):
+        self.nova.refusals['cmp3'] = "CPU doesn't have compatibility."
+        self.assertRaises(exceptions.VerificationFailed, self._refuse)
+
+    @decorators.idempotent_id('5dc33b1d-7394-49ae-97df-0f7a687e82b2')
+    def test_accepted_migration_fails(self):
+        e = self.assertRaises(exceptions.MigrationFailed, self._refuse)
+        self.assertIn('ended completed, expected error', str(e))
+
+    @decorators.idempotent_id('904971da-bd4c-4b18-8d4b-a008cccca990')
+    def test_same_source_and_destination_skip(self):
+        test = self.scenario(negative.DiskFullDestinationTest,
+                             'test_block_migration_to_host_without_disk_'
+                             'room_refused')
+        self.assertRaises(test.skipException,
+                          test._test_refused_live_migration, source='cmp3',
+                          dest='cmp3', flavor=None, code='x')
