@@ -1,9 +1,10 @@
 #!/bin/bash
-# Install the Debian 12 packages the integration tier needs: libvirt, QEMU
-# (TCG guests) and swtpm for the two test hosts; util-linux, iproute2 and
-# e2fsprogs for their namespaces, veth pair and small loop filesystems; a C
-# toolchain and headers so that pip can build libvirt-python; shellcheck for
-# the shell checks.
+# Install the Debian 12 packages the test tiers need: libvirt, QEMU (TCG
+# guests) and swtpm for the integration tier's two hosts; util-linux,
+# iproute2 and e2fsprogs for their namespaces, veth pair and small loop
+# filesystems; a C toolchain and headers so that pip can build
+# libvirt-python; python3-venv and git for tools/bootstrap.sh and pbr; and
+# the shell linter, shellcheck.
 #
 # Idempotent and non-interactive: safe to run again, and on a fresh machine
 # with empty apt lists. It starts nothing: the packages' scripts would start
@@ -15,7 +16,7 @@ packages=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
     libvirt-clients qemu-system-x86 qemu-utils swtpm swtpm-tools
     iproute2 util-linux mount e2fsprogs
-    libvirt-dev pkg-config gcc libc6-dev python3-dev
+    libvirt-dev pkg-config gcc libc6-dev python3-dev python3-venv git
     shellcheck
 )
 

@@ -12,6 +12,8 @@
 
 """Live migration between the two real libvirt hosts."""
 
+import time
+
 from xloud_nova_ext.tests.integration import base
 from xloud_nova_ext.tests.integration import guests
 from xloud_nova_ext.tests.integration import procs
@@ -59,3 +61,24 @@ class LiveMigrationTest(base.IntegrationTestCase):
         self.assertTrue(self.b.owns(dst_pid))
         self.assertFalse(self.a.owns(dst_pid))
         self.assertIn('-incoming', cmdline(dst_pid))
+
+    def test_live_migrate_aborts_after_timeout(self):
+        """A migration slower than its timeout is aborted; A keeps it."""
+        disk = '/var/lib/libvirt/images/slow-guest.qcow2'
+        self.a.run(['qemu-img', 'create', '-f', 'qcow2', disk, '64M'])
+        self.a.run(guests.qemu_io_argv(disk, ['write -P 0x5a 0 16M']))
+        self.b.run(['qemu-img', 'create', '-f', 'qcow2', disk, '64M'])
+        dom = guests.start_guest(self.open(self.a), guests.domain_xml(
+            'slow-guest', disk=disk))
+        # 16 MiB of disk at 1 MiB/s: about 16 s without the timeout.
+        slow = {libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 1}
+
+        start = time.monotonic()
+        self.assertRaises(guests.MigrationTimeout, guests.live_migrate, dom,
+                          self.b, block='incremental', timeout=1.0,
+                          params=slow)
+
+        self.assertLess(time.monotonic() - start, 8.0)
+        self.assertEqual(libvirt.VIR_DOMAIN_RUNNING, dom.state()[0])
+        self.assertTrue(self.a.owns(self.a.qemu_pid('slow-guest')))
+        self.assertNoDomain(self.open(self.b), 'slow-guest')
