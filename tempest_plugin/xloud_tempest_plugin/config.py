@@ -43,6 +43,20 @@ Related options:
 * ``[compute-feature-enabled] block_migration_for_live_migration``: the
   scenarios that copy the disks.
 """),
+    cfg.StrOpt(
+        'block_migration_dest_host',
+        help="""
+The host the block live migration scenario requests as destination, when it
+must differ from ``[compute] migration_dest_host``: in a cloud where some
+hosts share instance storage and others do not, the shared-storage scenario
+needs a destination that shares storage with the source and the block
+scenario one that does not. Defaults to ``[compute] migration_dest_host``.
+
+Related options:
+
+* ``[compute] migration_dest_host``
+* ``shared_storage_live_migration``
+"""),
     cfg.IntOpt(
         'migration_timeout',
         default=600,

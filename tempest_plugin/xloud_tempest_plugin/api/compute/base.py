@@ -302,3 +302,10 @@ class LiveMigrationTestBase(MigrationTestBase):
                 CONF.xloud_migration.shared_storage_live_migration):
             raise cls.skipException(
                 '[xloud_migration] shared_storage_live_migration is false.')
+
+    def requested_destination(self, server_id):
+        """A block migration may need its own destination (see config)."""
+        block_dest = CONF.xloud_migration.block_migration_dest_host
+        if self.block_migration is True and block_dest:
+            return block_dest
+        return super().requested_destination(server_id)

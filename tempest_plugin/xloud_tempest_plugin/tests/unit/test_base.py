@@ -81,6 +81,16 @@ class TestHostChoices(base.TestCase):
         self.flags('compute', migration_dest_host='cmp2')
         self.assertEqual('cmp2', self.test.requested_destination('srv'))
 
+    @decorators.idempotent_id('5d0f3e2a-8c41-4b7e-9a6f-2e1c7b9d4a30')
+    def test_block_scenario_has_its_own_destination(self):
+        self.flags('compute', migration_dest_host='cmp2')
+        self.flags('xloud_migration', block_migration_dest_host='cmp3')
+        block = live.BlockLiveMigrationTest(
+            'test_live_migration_to_requested_host')
+        self.assertEqual('cmp3', block.requested_destination('srv'))
+        # The shared-storage scenario keeps tempest's destination.
+        self.assertEqual('cmp2', self.test.requested_destination('srv'))
+
     @decorators.idempotent_id('3b235ffd-0610-46f3-bb22-d43065c1afe5')
     def test_no_destination_to_request_skips(self):
         self.flags('compute-feature-enabled',
