@@ -93,37 +93,32 @@ class BaselineInputError(XloudError):
 
 class KeyManagerDisabled(MigrationRefused):
     code = 'xloud.vtpm.key_manager_disabled'
-    msg_fmt = ("Host %(host)s cannot fetch the vTPM secret of the instance: "
-               "no key manager is configured ([key_manager] backend is "
-               "%(backend)s).")
-    fix_fmt = ("Set [key_manager] backend = barbican on this host, or set "
-               "[xloud] vtpm_secret_transport = rpc to send the secret over "
-               "the message bus as upstream nova does.")
+    msg_fmt = ("Host %(host)s cannot read vTPM secrets from Barbican: its "
+               "[key_manager] backend is %(backend)s.")
+    fix_fmt = ("Set it to barbican, or [xloud] vtpm_secret_transport = rpc "
+               "on both hosts.")
 
 
 class KeyManagerUnreachable(MigrationRefused):
     code = 'xloud.vtpm.key_manager_unreachable'
-    msg_fmt = ("Host %(host)s cannot reach the key manager to fetch the vTPM "
-               "secret %(secret_uuid)s: %(detail)s.")
-    fix_fmt = ("Check that Barbican is running and that its endpoint in the "
-               "service catalog ([barbican] barbican_endpoint) is reachable "
-               "from this host, then retry.")
+    msg_fmt = "Host %(host)s cannot reach Barbican: %(detail)s."
+    fix_fmt = ("Start Barbican or correct [barbican] barbican_endpoint (or "
+               "the catalog's key-manager endpoint) for this host, then "
+               "retry.")
 
 
 class VTPMSecretMissing(MigrationRefused):
     code = 'xloud.vtpm.secret_missing'
-    msg_fmt = ("The vTPM secret %(secret_uuid)s of the instance does not "
-               "exist in the key manager.")
-    fix_fmt = ("The TPM state cannot be decrypted without it. Restore the "
-               "secret in Barbican (from a backup) under the same UUID, or "
-               "rebuild the instance with a new TPM.")
+    msg_fmt = "vTPM secret %(secret_uuid)s does not exist in Barbican."
+    fix_fmt = ("Restore it under that UUID; a 'host' secret still on the "
+               "source can move with vtpm_secret_transport = rpc.")
 
 
 class VTPMSecretForbidden(MigrationRefused):
     code = 'xloud.vtpm.secret_forbidden'
-    msg_fmt = ("The credentials used by host %(host)s may not read the vTPM "
-               "secret %(secret_uuid)s (%(security)s secret security).")
-    fix_fmt = ("%(remedy)s")
+    msg_fmt = ("Host %(host)s may not read the vTPM secret of this server "
+               "('%(security)s' mode).")
+    fix_fmt = "%(remedy)s"
 
 
 # Block-migration disk preflight (xloud_nova_ext.disk)

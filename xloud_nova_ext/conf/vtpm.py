@@ -17,42 +17,64 @@ OPTS = [
         'vtpm_secret_transport',
         default='barbican',
         choices=[
-            ('barbican', 'The destination fetches the secret from the key '
-                         'manager; its value never travels in the migrate '
-                         'data over the message bus.'),
+            ('barbican', 'The host that starts the guest reads the secret '
+                         'from the key manager; its value never travels in '
+                         'the migrate data over the message bus.'),
             ('rpc', "Upstream nova's behaviour: the source reads the libvirt "
                     'secret and sends its value to the destination in the '
-                    'live-migrate data.'),
+                    'live-migrate data. The Xloud vTPM code does nothing.'),
         ],
         help="""
-How the destination of a vTPM live migration obtains the secret that encrypts
-the TPM state.
+How the destination of a vTPM migration obtains the secret that encrypts the
+TPM state.
 
-With ``barbican`` the destination verifies in the pre-check that the key
-manager is reachable and the instance's secret exists and is readable, then
-defines its libvirt secret from the key manager before the guest starts.
+With ``barbican``:
+
+* Live migration: the destination's pre-check, before any memory is
+  copied, refuses unless ``[key_manager] backend`` is ``barbican``, Barbican
+  answers, and the instance's secret exists and is readable; it keeps the
+  value in memory and defines the libvirt secret (same UUID and usage) in
+  ``pre_live_migration``. The source leaves the value out of the migrate
+  data, and re-creates its own libvirt secret from Barbican if it lost it.
+* Cold migration and resize: the source checks, before the guest is
+  stopped, that the secret is readable with the credentials the destination
+  will use; the destination defines a ``host`` secret from Barbican before
+  starting the guest.
+* Secrets are read as the nova service user (``deployment`` mode, and
+  ``host`` mode once granted, see ``vtpm_grant_service_user``), then as the
+  requester (``host`` and ``user`` modes).
+
+Set the same value on all compute hosts. During an upgrade a destination
+with ``rpc`` still reads the secret from Barbican when a ``barbican`` source
+left it out, but only a ``barbican`` destination pre-checks.
 
 Related options:
 
-* ``[key_manager] backend`` must be ``barbican``.
-* ``[service_user]`` credentials: the nova service user reads
-  ``deployment`` secrets and the ``host`` secrets it was granted.
-* ``[libvirt] swtpm_enabled``
+* ``[key_manager] backend`` must be ``barbican``, with the ``[barbican]``
+  options.
+* ``[service_user]``: the nova service user's credentials.
+* ``[libvirt] swtpm_enabled``, ``[libvirt] supported_tpm_secret_security``
+* ``vtpm_grant_service_user``
 """),
     cfg.BoolOpt(
         'vtpm_grant_service_user',
         default=True,
         help="""
-For instances whose vTPM secret security is ``host``, grant the nova
-service user read access to the secret (a Barbican ACL) while the owner's
-context is at hand, so that any compute host can fetch it for a migration.
+For instances whose vTPM secret security is ``host``, grant the nova service
+user read access to the secret (a Barbican ACL, ``read`` operation) while the
+owner's context is at hand: when the instance is created, started,
+hard-rebooted, or resized by a member of its project. A migration requested
+by an admin of another project can then read the secret as the nova service
+user.
 
 ``host`` mode already trusts every compute host with the secret, so this is
 no weaker. Nothing is ever granted for ``user`` mode, whose promise is that
-only the owner can unlock the TPM.
+only the owner can unlock the TPM; ``deployment`` secrets belong to the nova
+service user already. Used only with ``vtpm_secret_transport = barbican``.
 
 Related options:
 
 * ``vtpm_secret_transport``
+* ``[service_user]``: whose user ID is granted.
 """),
 ]

@@ -1,0 +1,137 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""keymgr: how key-manager failures become refusals.
+
+The errors are the real classes castellan, python-barbicanclient and
+keystoneauth raise, chained the way castellan chains them. The functional
+tests get the same errors from a real Barbican.
+"""
+
+from barbicanclient import exceptions as barbican_exc
+from castellan.common import exception as castellan_exc
+from keystoneauth1 import exceptions as ks_exc
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+import testtools
+
+from xloud_nova_ext import exception
+from xloud_nova_ext.vtpm import keymgr
+
+
+def castellan_error_from(original):
+    """A KeyManagerError raised while handling ``original``.
+
+    As castellan does: it keeps only the message; the status code stays in
+    the exception chain.
+    """
+    try:
+        try:
+            raise original
+        except Exception as e:
+            raise castellan_exc.KeyManagerError(reason=e)
+    except castellan_exc.KeyManagerError as wrapped:
+        return wrapped
+
+
+class ClassifyTest(testtools.TestCase):
+
+    def test_not_found(self):
+        self.assertEqual(keymgr.MISSING, keymgr.classify(
+            castellan_exc.ManagedObjectNotFoundError(uuid='x')))
+        self.assertEqual(keymgr.MISSING, keymgr.classify(castellan_error_from(
+            barbican_exc.HTTPClientError('Not Found', status_code=404))))
+
+    def test_forbidden(self):
+        self.assertEqual(keymgr.FORBIDDEN, keymgr.classify(
+            castellan_error_from(barbican_exc.HTTPClientError(
+                'Forbidden', status_code=403))))
+        self.assertEqual(keymgr.FORBIDDEN, keymgr.classify(
+            castellan_error_from(barbican_exc.HTTPAuthError('Unauthorized'))))
+        self.assertEqual(keymgr.FORBIDDEN, keymgr.classify(
+            castellan_exc.Forbidden()))
+
+    def test_forbidden_known_only_by_its_text(self):
+        # What nova.crypto relies on when the chain is lost.
+        self.assertEqual(keymgr.FORBIDDEN, keymgr.classify(
+            castellan_exc.KeyManagerError(
+                reason='Forbidden: Secret payload retrieval attempt not '
+                       'allowed')))
+
+    def test_unreachable(self):
+        for error in (ks_exc.ConnectFailure('refused'),
+                      ks_exc.ConnectTimeout('timed out'),
+                      ks_exc.EndpointNotFound('no key-manager endpoint'),
+                      castellan_error_from(barbican_exc.HTTPServerError(
+                          'Service Unavailable', status_code=503)),
+                      ValueError('anything else')):
+            self.assertEqual(keymgr.UNREACHABLE, keymgr.classify(error),
+                             error)
+
+    def test_summary_is_short(self):
+        self.assertEqual('HTTP 503', keymgr.summary(castellan_error_from(
+            barbican_exc.HTTPServerError('x', status_code=503))))
+        self.assertEqual('ConnectFailure',
+                         keymgr.summary(ks_exc.ConnectFailure('x' * 500)))
+
+    def test_detail_is_bounded(self):
+        self.assertLessEqual(
+            len(keymgr.detail(ks_exc.ConnectFailure('x' * 1000))), 240)
+
+
+class FakeCastellan(object):
+    def __init__(self, result):
+        self.result = result
+
+    def get(self, context, secret_uuid):
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self
+
+    def get_encoded(self):
+        return self.result
+
+
+class KeyManagerTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
+        self.conf.register_opt(cfg.StrOpt('backend'), group='key_manager')
+        self.km = keymgr.KeyManager('cmp1', self.conf.conf)
+
+    def test_barbican_is_enabled(self):
+        for backend in keymgr.BARBICAN_BACKENDS:
+            self.conf.config(backend=backend, group='key_manager')
+            self.km.check_enabled()
+
+    def test_other_backends_are_disabled(self):
+        for backend in ('vault', 'nova.keymgr.conf_key_mgr.ConfKeyManager'):
+            self.conf.config(backend=backend, group='key_manager')
+            err = self.assertRaises(exception.KeyManagerDisabled,
+                                    self.km.check_enabled)
+            self.assertIn(backend.rsplit('.', 1)[-1], str(err))
+
+    def test_read_returns_the_value(self):
+        self.km._api = FakeCastellan(b'c2VjcmV0')
+        self.assertEqual(b'c2VjcmV0', self.km.read(None, 'uuid'))
+
+    def test_read_error_carries_outcome_without_the_chain(self):
+        self.km._api = FakeCastellan(castellan_error_from(
+            barbican_exc.HTTPClientError('Forbidden', status_code=403)))
+        err = self.assertRaises(keymgr.KeyManagerReadError,
+                                self.km.read, None, 'uuid')
+        self.assertEqual(keymgr.FORBIDDEN, err.outcome)
+        self.assertEqual('HTTP 403', err.summary)
+        # Raised "from None": nothing of castellan's objects rides along.
+        self.assertIsNone(err.__cause__)
+        self.assertTrue(err.__suppress_context__)

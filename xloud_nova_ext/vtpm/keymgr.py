@@ -1,0 +1,205 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The key-manager side of the vTPM transfer: read a secret, grant a read.
+
+Reading goes through castellan (``castellan.key_manager.API``), as nova's own
+vTPM code does, so the same ``[key_manager]``/``[barbican]`` options apply.
+castellan has no ACL API, so the one grant this package makes (the nova
+service user may read a ``host``-mode secret) uses python-barbicanclient
+with the same endpoint options.
+
+Every failure becomes one of four refusals with a stable code; the value of
+a secret is never logged or put into an exception.
+"""
+
+from barbicanclient import client as barbican_client
+from barbicanclient import exceptions as barbican_exc
+from castellan.common import exception as castellan_exc
+from castellan import key_manager
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import service_token
+from keystoneauth1 import session as ks_session
+import nova.conf
+from oslo_log import log as logging
+import requests
+
+from xloud_nova_ext import exception
+
+CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
+
+#: ``[key_manager] backend`` values that mean Barbican.
+BARBICAN_BACKENDS = (
+    'barbican',
+    'castellan.key_manager.barbican_key_manager.BarbicanKeyManager',
+)
+
+_DETAIL_MAX = 240
+
+# Outcomes of one read attempt, see classify().
+MISSING = 'missing'
+FORBIDDEN = 'forbidden'
+UNREACHABLE = 'unreachable'
+
+
+def _chain(exc):
+    """``exc`` and the exceptions it was raised from or while handling.
+
+    castellan re-raises barbicanclient's HTTP errors as KeyManagerError
+    without their status code; the original stays in ``__context__``.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _status(exc):
+    return getattr(exc, 'status_code', None) or getattr(
+        exc, 'http_status', None)
+
+
+def classify(exc):
+    """MISSING, FORBIDDEN or UNREACHABLE for an error of a key-manager call.
+
+    Anything that is neither "not found" nor "not allowed" counts as the key
+    manager not answering properly: refusing then is better than failing
+    after the guest has stopped.
+    """
+    for e in _chain(exc):
+        if isinstance(e, castellan_exc.ManagedObjectNotFoundError):
+            return MISSING
+        # HTTPAuthError (401) carries no status_code (barbicanclient 7.6).
+        if isinstance(e, (castellan_exc.Forbidden,
+                          barbican_exc.HTTPAuthError)):
+            return FORBIDDEN
+        status = _status(e)
+        if status == 404:
+            return MISSING
+        if status in (401, 403):
+            return FORBIDDEN
+        if isinstance(e, (ks_exc.ConnectionError, ks_exc.EndpointNotFound,
+                          ks_exc.DiscoveryFailure,
+                          requests.exceptions.ConnectionError)):
+            return UNREACHABLE
+    # nova.crypto relies on the same text: castellan keeps only the message.
+    if 'Forbidden' in str(exc):
+        return FORBIDDEN
+    return UNREACHABLE
+
+
+def detail(exc):
+    """A value-free description of the deepest error of ``exc`` (logs)."""
+    root = list(_chain(exc))[-1]
+    text = '%s: %s' % (type(root).__name__, root)
+    if len(text) > _DETAIL_MAX:
+        text = text[:_DETAIL_MAX - 3] + '...'
+    return text
+
+
+def summary(exc):
+    """A few words for a refusal text: an HTTP status or an error type."""
+    for e in _chain(exc):
+        status = _status(e)
+        if status:
+            return 'HTTP %s' % status
+    return type(list(_chain(exc))[-1]).__name__
+
+
+class KeyManager(object):
+    """Reads vTPM secrets and grants read access, for host ``host``."""
+
+    def __init__(self, host, conf=CONF):
+        self.host = host
+        self._conf = conf
+        self._api = None
+
+    @property
+    def backend(self):
+        return self._conf.key_manager.backend
+
+    def check_enabled(self):
+        if self.backend not in BARBICAN_BACKENDS:
+            # A class path is long; its last part names it well enough.
+            raise exception.KeyManagerDisabled(
+                host=self.host, backend=self.backend.rsplit('.', 1)[-1])
+
+    def _castellan(self):
+        if self._api is None:
+            self._api = key_manager.API(self._conf)
+        return self._api
+
+    def read(self, context, secret_uuid):
+        """The secret's value (bytes) as ``context`` may read it.
+
+        :raises: KeyManagerReadError carrying MISSING, FORBIDDEN or
+            UNREACHABLE and a value-free detail.
+        """
+        try:
+            return self._castellan().get(context, secret_uuid).get_encoded()
+        except Exception as e:
+            raise KeyManagerReadError(classify(e), detail(e),
+                                      summary(e)) from None
+
+    def grant_read(self, owner_context, secret_uuid, user_id):
+        """Add ``user_id`` to the secret's ``read`` ACL; True if added.
+
+        Idempotent: reads the ACL first and keeps its project-access flag
+        and users. Must run with a context allowed to change the ACL (the
+        owner's or its project admin's).
+        """
+        client = self._barbican_client(owner_context)
+        acl = client.acls.get(secret_uuid, ref_type='secret')
+        read = acl.read
+        users = list(read.users or [])
+        if user_id in users:
+            return False
+        read.users = users + [user_id]
+        acl.submit()
+        return True
+
+    def _barbican_client(self, context):
+        # The same inputs castellan's BarbicanKeyManager uses, so the ACL
+        # goes to the Barbican that holds the secret.
+        self._castellan()  # registers the [barbican] options
+        bconf = self._conf.barbican
+        auth = context.get_auth_plugin()
+        if bconf.send_service_user_token:
+            auth = service_token.ServiceTokenAuthWrapper(
+                user_auth=auth,
+                service_auth=ks_loading.load_auth_from_conf_options(
+                    self._conf, group='barbican_service_user'))
+        verify = bconf.verify_ssl and (bconf.verify_ssl_path or True)
+        sess = ks_session.Session(auth=auth, verify=verify)
+        endpoint = bconf.barbican_endpoint or auth.get_endpoint(
+            sess, service_type='key-manager',
+            interface=bconf.barbican_endpoint_type,
+            region_name=bconf.barbican_region_name)
+        return barbican_client.Client(
+            session=sess, endpoint=endpoint,
+            version=bconf.barbican_api_version or 'v1')
+
+
+class KeyManagerReadError(Exception):
+    """A failed read: ``outcome`` is MISSING, FORBIDDEN or UNREACHABLE.
+
+    ``detail`` is for logs, ``summary`` (a few words) for refusal texts.
+    """
+
+    def __init__(self, outcome, detail, summary):
+        super().__init__('%s: %s' % (outcome, detail))
+        self.outcome = outcome
+        self.detail = detail
+        self.summary = summary
