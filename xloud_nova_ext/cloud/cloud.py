@@ -29,6 +29,23 @@ from xloud_nova_ext.cloud import tempest_workspace
 
 COMPUTES = ('cmp1', 'cmp2', 'cmp3')
 
+# What the cloud is prepared for, in tempest.conf terms: cmp1 and cmp2
+# share instance storage (nova_cloud.DEFAULT_STORAGE), cmp3 has local disks.
+SCENARIO_OPTIONS = {
+    'compute': {
+        'migration_source_host': 'cmp1',
+        'migration_dest_host': 'cmp2',
+    },
+    'compute-feature-enabled': {
+        'block_migration_for_live_migration': True,
+        'can_migrate_between_any_hosts': False,
+    },
+    'xloud_migration': {
+        'shared_storage_live_migration': True,
+        'block_migration_dest_host': 'cmp3',
+    },
+}
+
 
 def _stderr(message):
     print(message, file=sys.stderr, flush=True)
@@ -98,7 +115,7 @@ class EmbeddedCloud:
         self.tempest = tempest_workspace.Workspace(
             os.path.join(self.workdir, 'tempest')).init()
         self.tempest.write_conf(tempest_workspace.cloud_sections(
-            self.keystone.url, len(COMPUTES)))
+            self.keystone.url, len(COMPUTES), extra=SCENARIO_OPTIONS))
         return self
 
     def stop(self):

@@ -111,10 +111,31 @@ def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):
         case.run(collector)
         collector.stopTestRun()
         rc = proc.wait()
-    tests = [t for t in collector.tests.values()
-             if not t.test_id.endswith(('setUpClass', 'tearDownClass')) or
-             t.status == 'FAIL']
-    return rc, tests
+    return rc, _scenarios(collector.tests.values())
+
+
+def _scenarios(outcomes):
+    """The rows of the report: tests, and class fixtures that skipped/failed.
+
+    The tests of a class whose setUpClass skipped never start; the class's
+    own row says why. A test that started but never finished failed.
+    """
+    skipped_classes = {t.test_id for t in outcomes
+                       if t.test_id.startswith('setUpClass') and
+                       t.status == 'skip'}
+    rows = []
+    for t in outcomes:
+        if t.test_id.startswith(('setUpClass', 'tearDownClass')):
+            if t.status != 'pass':
+                rows.append(t)
+            continue
+        if t.status == 'running':
+            cls = t.test_id.split('[')[0].rsplit('.', 1)[0]
+            if 'setUpClass (%s)' % cls in skipped_classes:
+                continue
+            t.status, t.reason = 'FAIL', 'started but never finished'
+        rows.append(t)
+    return rows
 
 
 class _Tee:
@@ -146,7 +167,8 @@ def table(tests):
             mig = r.get('migration') or {}
             what = '%s %s: %s -> %s, record %s %s' % (
                 r.get('type', '?'), mig.get('id', '?'),
-                r.get('source_host'), r.get('host'), mig.get('status'),
+                r.get('source_host'), mig.get('dest_compute') or r.get('host'),
+                mig.get('status'),
                 'in %.2f s' % r['seconds'] if r.get('seconds') else '')
             refusal = r.get('refusal')
             if refusal:
