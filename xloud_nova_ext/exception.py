@@ -55,13 +55,12 @@ class MigrationRefused(XloudError):
 # CPU baseline check (xloud_nova_ext.cpu)
 
 class CPUIncompatible(MigrationRefused):
+    # Short on purpose: nova keeps 255 characters of it in the instance
+    # action event. The destination's log has the whole story.
     code = 'xloud.cpu.incompatible'
-    msg_fmt = ("Destination host %(host)s cannot run the guest CPU "
-               "(model %(model)s, virt type %(virt_type)s): %(detail)s.")
-    fix_fmt = ("Give all hosts a common CPU baseline: run xloud-cpu-baseline "
-               "against them and set [libvirt] cpu_mode = custom and "
-               "cpu_models = <model it prints> on every compute host, or "
-               "migrate to a host of the same CPU generation.")
+    msg_fmt = "Host %(host)s cannot run guest CPU %(model)s: %(detail)s."
+    fix_fmt = ("[libvirt] cpu_mode = custom, cpu_models = <model from "
+               "xloud-cpu-baseline>")
 
 
 class CPUDefinitionInvalid(MigrationRefused):

@@ -25,7 +25,7 @@ class RefusalTextTest(testtools.TestCase):
             detail='missing features avx512f, pku')
         text = str(err)
         self.assertTrue(text.startswith('[xloud.cpu.incompatible] '), text)
-        self.assertIn('Destination host cmp2 cannot run the guest CPU', text)
+        self.assertIn('Host cmp2 cannot run guest CPU Skylake-Client', text)
         self.assertIn('missing features avx512f, pku', text)
         self.assertIn(' Fix: ', text)
         self.assertIn('xloud-cpu-baseline', err.fix)

@@ -30,9 +30,70 @@ from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
 from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
+from xloud_nova_ext.cpu import guard as cpu
+from xloud_nova_ext import exception
 
 LOG = logging.getLogger(__name__)
 
 
 class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     """nova's libvirt driver with the Xloud migration safeguards."""
+
+    def __init__(self, virtapi, read_only=False):
+        super().__init__(virtapi, read_only)
+        self._cpu = cpu.CPUGuard(self._host)
+        self._cpu.supersede_nova_checks()
+
+    # Host.
+
+    def init_host(self, host):
+        super().init_host(host)
+        self._cpu.check_configured_models()
+
+    def get_available_resource(self, nodename):
+        data = super().get_available_resource(nodename)
+        self._cpu.publish_host_model(data)
+        return data
+
+    # Starting a guest.
+
+    def spawn(self, context, instance, *args, **kwargs):
+        super().spawn(context, instance, *args, **kwargs)
+        self._cpu.record_running_cpu(instance)
+
+    def power_on(self, context, instance, *args, **kwargs):
+        super().power_on(context, instance, *args, **kwargs)
+        self._cpu.record_running_cpu(instance)
+
+    def reboot(self, context, instance, network_info, reboot_type,
+               *args, **kwargs):
+        super().reboot(context, instance, network_info, reboot_type,
+                       *args, **kwargs)
+        self._cpu.record_running_cpu(instance)
+
+    def resume_state_on_host_boot(self, context, instance, *args, **kwargs):
+        super().resume_state_on_host_boot(context, instance, *args, **kwargs)
+        # nova saves nothing after this hook: save the record ourselves.
+        self._cpu.record_running_cpu(instance, save=True)
+
+    # Live migration, destination.
+
+    @exception.as_precheck_error
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info, *args,
+                                           **kwargs):
+        self._cpu.check_destination(instance, src_compute_info)
+        return super().check_can_live_migrate_destination(
+            context, instance, src_compute_info, *args, **kwargs)
+
+    # Cold migration and resize.
+
+    def finish_migration(self, context, migration, instance,
+                         *args, **kwargs):
+        super().finish_migration(context, migration, instance,
+                                 *args, **kwargs)
+        self._cpu.record_running_cpu(instance)
+
+    def finish_revert_migration(self, context, instance, *args, **kwargs):
+        super().finish_revert_migration(context, instance, *args, **kwargs)
+        self._cpu.record_running_cpu(instance)

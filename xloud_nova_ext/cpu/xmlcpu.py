@@ -1,0 +1,295 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""CPU definitions, and the forms libvirt, nova and we write them in.
+
+:class:`CPUDef` is a model, its feature policies, and (for information
+only) vendor and arch. Converters read it from libvirt XML (a domain's
+``<cpu>``, the host ``<cpu>`` of ``virsh capabilities``, the host-model
+``<mode>`` of ``virsh domcapabilities``), nova's ``cpu_info`` JSON and
+``VirtCPUModel``, and write it as the guest CPU XML that libvirt's compare
+and baseline APIs take, or as a compact text for instance system_metadata.
+
+Nothing here imports nova or libvirt: the baseline tool imports this module
+and must start quickly.
+"""
+
+import dataclasses
+import re
+from xml.sax import saxutils
+
+from lxml import etree
+
+REQUIRE = 'require'
+DISABLE = 'disable'
+FORCE = 'force'
+OPTIONAL = 'optional'
+FORBID = 'forbid'
+POLICIES = (REQUIRE, DISABLE, FORCE, OPTIONAL, FORBID)
+
+CUSTOM = 'custom'
+HOST_MODEL = 'host-model'
+HOST_PASSTHROUGH = 'host-passthrough'
+MAXIMUM = 'maximum'
+#: Modes whose guest CPU is the host's own: nothing to name, no model.
+PASSTHROUGH_MODES = (HOST_PASSTHROUGH, MAXIMUM)
+
+# Compact text: "1;<model>;<p><feature>,..." where <p> is one character per
+# policy. Feature and model names never contain ';' or ','.
+_COMPACT_VERSION = '1'
+_POLICY_CHAR = {REQUIRE: '+', DISABLE: '-', FORCE: '=', OPTIONAL: '?',
+                FORBID: '!'}
+_CHAR_POLICY = {v: k for k, v in _POLICY_CHAR.items()}
+
+
+class CPUDefError(ValueError):
+    """A CPU definition we cannot read; the text says what is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CPUDef:
+    """A CPU as a model plus feature policies.
+
+    ``features`` is a sorted tuple of ``(name, policy)`` so that equal CPUs
+    compare and hash equal (the baseline tool dedupes thousands of hosts).
+    ``vendor`` and ``arch`` are kept for reports and grouping; the guest
+    CPU XML we compare leaves the vendor out (see :func:`to_guest_xml`).
+    """
+
+    model: str | None
+    features: tuple = ()
+    vendor: str | None = None
+    arch: str | None = None
+    mode: str = CUSTOM
+
+    @classmethod
+    def make(cls, model, features=None, vendor=None, arch=None,
+             mode=CUSTOM):
+        feats = dict(features or {})
+        for name, policy in feats.items():
+            if policy not in POLICIES:
+                raise CPUDefError('feature %s has unknown policy %r'
+                                  % (name, policy))
+        return cls(model=model or None, features=tuple(sorted(feats.items())),
+                   vendor=vendor or None, arch=arch or None, mode=mode)
+
+    def names(self, *policies):
+        return frozenset(n for n, p in self.features if p in policies)
+
+    @property
+    def required(self):
+        return self.names(REQUIRE, FORCE)
+
+    @property
+    def disabled(self):
+        return self.names(DISABLE, FORBID)
+
+    def merged(self, extra):
+        """This CPU with ``extra`` ({name: policy}) laid over its features."""
+        feats = dict(self.features)
+        feats.update(extra)
+        return dataclasses.replace(self, features=tuple(sorted(feats.items())))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def describe(self):
+        """Short human form: ``EPYC +acpi -vme``."""
+        flags = ' '.join(_POLICY_CHAR[p] + n for n, p in self.features)
+        return ('%s %s' % (self.model, flags)).strip()
+
+
+def from_element(elem):
+    """A :class:`CPUDef` from a ``<cpu>`` or a domcapabilities ``<mode>``.
+
+    Features without a policy (the host ``<cpu>`` of capabilities, nova's
+    cpu_info) are features the CPU has, i.e. ``require``.
+    """
+    if elem.tag == 'mode':
+        mode = HOST_MODEL
+    else:
+        mode = elem.get('mode') or CUSTOM
+    model = elem.findtext('model')
+    features = {}
+    for feat in elem.iterfind('feature'):
+        name = feat.get('name')
+        if not name:
+            raise CPUDefError('a <feature> element has no name')
+        features[name] = feat.get('policy') or REQUIRE
+    return CPUDef.make(model and model.strip(), features,
+                       vendor=(elem.findtext('vendor') or '').strip(),
+                       arch=(elem.findtext('arch') or '').strip(), mode=mode)
+
+
+def parse_xml(text):
+    """Parse XML text; :class:`CPUDefError` with lxml's reason if broken."""
+    try:
+        return etree.fromstring(text.encode() if isinstance(text, str)
+                                else text)
+    except etree.XMLSyntaxError as e:
+        raise CPUDefError('malformed XML: %s' % e)
+
+
+def domain_cpu(domain_xml):
+    """The ``<cpu>`` of a domain XML as a :class:`CPUDef`, or None."""
+    root = parse_xml(domain_xml)
+    elem = root.find('cpu')
+    return from_element(elem) if elem is not None else None
+
+
+def host_model(domcaps_root):
+    """The host-model CPU of a parsed ``domainCapabilities`` document.
+
+    Returns None when the hypervisor does not support host-model.
+    """
+    mode = domcaps_root.find("cpu/mode[@name='host-model']")
+    if mode is None or mode.get('supported') == 'no':
+        return None
+    if mode.findtext('model') is None:
+        return None
+    cpu = from_element(mode)
+    return cpu.replace(arch=(domcaps_root.findtext('arch') or '').strip()
+                       or None)
+
+
+def usable_models(domcaps_root):
+    """{model: usable} from a ``domainCapabilities`` document's custom mode.
+
+    ``usable`` is that hypervisor's own verdict: True, False, or None when
+    libvirt does not know.
+    """
+    models = {}
+    for elem in domcaps_root.iterfind("cpu/mode[@name='custom']/model"):
+        usable = elem.get('usable')
+        models[elem.text.strip()] = {'yes': True, 'no': False}.get(usable)
+    return models
+
+
+def to_guest_xml(cpu, with_vendor=False):
+    """The guest CPU XML for compareHypervisorCPU / baselineHypervisorCPU.
+
+    Always ``mode='custom' match='exact'``: libvirt reads a ``<cpu>`` without
+    a mode as a *host* CPU and then takes every listed feature, ``disable``
+    ones included, as present, which makes a host-model expansion look
+    incompatible with the very host it came from. ``fallback='forbid'``:
+    never let libvirt substitute another model. No ``<vendor>`` unless
+    asked: the model implies its vendor, and a vendor element makes libvirt
+    refuse a guest that the host runs (nova's false negative on TCG hosts,
+    see DESIGN.md).
+    """
+    if not cpu.model:
+        raise CPUDefError('a CPU in %s mode has no model to compare'
+                          % cpu.mode)
+    parts = ["<cpu mode='custom' match='exact'>",
+             "<model fallback='forbid'>%s</model>" % saxutils.escape(
+                 cpu.model)]
+    if with_vendor and cpu.vendor:
+        parts.append('<vendor>%s</vendor>' % saxutils.escape(cpu.vendor))
+    for name, policy in cpu.features:
+        parts.append('<feature policy=%s name=%s/>' % (
+            saxutils.quoteattr(policy), saxutils.quoteattr(name)))
+    parts.append('</cpu>')
+    return ''.join(parts)
+
+
+def encode(cpu):
+    """Compact text of a custom-mode CPU, for instance system_metadata."""
+    if not cpu.model:
+        raise CPUDefError('a CPU in %s mode has no model to record'
+                          % cpu.mode)
+    flags = ','.join(_POLICY_CHAR[p] + n for n, p in cpu.features)
+    return ';'.join((_COMPACT_VERSION, cpu.model, flags))
+
+
+def decode(text):
+    """Inverse of :func:`encode`; :class:`CPUDefError` if malformed."""
+    parts = text.split(';')
+    if len(parts) != 3 or parts[0] != _COMPACT_VERSION or not parts[1]:
+        raise CPUDefError('unreadable recorded CPU %r' % text[:40])
+    features = {}
+    for flag in filter(None, parts[2].split(',')):
+        policy = _CHAR_POLICY.get(flag[0])
+        if policy is None or len(flag) < 2:
+            raise CPUDefError('unreadable recorded CPU feature %r' % flag)
+        features[flag[1:]] = policy
+    return CPUDef.make(parts[1], features)
+
+
+def from_cpu_info(info):
+    """The host CPU in nova's ``cpu_info`` (a dict): model + its features."""
+    if not isinstance(info, dict) or not info.get('model'):
+        raise CPUDefError('cpu_info has no CPU model')
+    feats = info.get('features') or []
+    if not isinstance(feats, (list, tuple, set, frozenset)):
+        raise CPUDefError('cpu_info features is not a list')
+    return CPUDef.make(info['model'], {f: REQUIRE for f in feats},
+                       vendor=info.get('vendor'), arch=info.get('arch'))
+
+
+#: The key under which our driver publishes the host-model CPU in cpu_info.
+CPU_INFO_HOST_MODEL_KEY = 'xloud_host_model'
+
+
+def host_model_to_info(cpu):
+    """The JSON-able form of a host-model CPU that we add to cpu_info."""
+    return {'model': cpu.model, 'vendor': cpu.vendor,
+            'features': sorted(cpu.names(REQUIRE, FORCE)),
+            'disabled': sorted(cpu.names(DISABLE, FORBID))}
+
+
+def host_model_from_info(info, arch=None):
+    """Inverse of :func:`host_model_to_info`, or None when absent."""
+    data = info.get(CPU_INFO_HOST_MODEL_KEY) if isinstance(info, dict) \
+        else None
+    if not data:
+        return None
+    if not isinstance(data, dict) or not data.get('model'):
+        raise CPUDefError('%s has no CPU model' % CPU_INFO_HOST_MODEL_KEY)
+    features = {f: REQUIRE for f in data.get('features') or []}
+    features.update({f: DISABLE for f in data.get('disabled') or []})
+    return CPUDef.make(data['model'], features, vendor=data.get('vendor'),
+                       arch=arch or info.get('arch'), mode=HOST_MODEL)
+
+
+def from_vcpu_model(vcpu_model):
+    """A :class:`CPUDef` from nova's ``VirtCPUModel`` (duck-typed).
+
+    Host-model and host-passthrough guests have no model there; their
+    ``features`` are the ``[libvirt] cpu_model_extra_flags`` nova added.
+    """
+    features = {}
+    for feat in getattr(vcpu_model, 'features', None) or []:
+        features[feat.name] = feat.policy or REQUIRE
+    mode = getattr(vcpu_model, 'mode', None) or CUSTOM
+    return CPUDef.make(getattr(vcpu_model, 'model', None), features,
+                       arch=getattr(vcpu_model, 'arch', None), mode=mode)
+
+
+# libvirt's VIR_ERR_CPU_INCOMPATIBLE texts (src/cpu/cpu_x86.c). The feature
+# lists are comma separated.
+_INCOMPATIBLE_PREFIX = re.compile(
+    r'^.*?the CPU is incompatible with host CPU:\s*', re.S)
+_MISSING = re.compile(r'does not provide required features:\s*([^.;\n]+)')
+_FORBIDDEN = re.compile(r'provides forbidden features:\s*([^.;\n]+)')
+
+
+def parse_incompatibility(message):
+    """(missing, forbidden, detail) from libvirt's incompatibility text."""
+    detail = _INCOMPATIBLE_PREFIX.sub('', message or '').strip()
+
+    def _names(regex):
+        m = regex.search(detail)
+        if not m:
+            return []
+        return [n.strip() for n in m.group(1).split(',') if n.strip()]
+
+    return _names(_MISSING), _names(_FORBIDDEN), detail
