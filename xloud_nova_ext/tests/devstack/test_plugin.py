@@ -13,9 +13,11 @@
 """What each phase of the DevStack plugin does to a node."""
 
 import os
+import re
 import sys
 
 from oslo_config import cfg
+import testtools
 
 from xloud_nova_ext import conf
 from xloud_nova_ext.tests.devstack import base
@@ -310,3 +312,34 @@ def _other_value(test, opt):
         return others[0] if others else 'xloud-test-value'
     test.fail('No test value for %s option %s: teach _other_value'
               % (type(opt).__name__, opt.name))
+
+
+class ReadmeTest(testtools.TestCase):
+    """devstack/README.rst documents every setting, with its default."""
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(base.DEVSTACK, 'README.rst')) as f:
+            text = f.read()
+        # One entry per row of the settings table, keyed by its first cell.
+        table = text.split('\nSettings\n', 1)[1].split(
+            '\nTesting the plugin\n', 1)[0]
+        self.rows = {}
+        for row in table.split('\n   * - ')[1:]:
+            first, _, rest = row.partition('\n')
+            for name in re.findall(r'``([A-Z0-9_]+)``', first):
+                self.rows[name] = ' '.join(rest.split())
+
+    def test_every_setting_has_a_row(self):
+        with open(os.path.join(base.DEVSTACK, 'settings')) as f:
+            names = set(re.findall(r'^([A-Z][A-Z0-9_]*)=', f.read(), re.M))
+        names.discard('TEMPEST_PLUGINS')  # DevStack's, not ours
+        self.assertEqual(set(), names - set(self.rows),
+                         'settings missing from devstack/README.rst')
+
+    def test_option_rows_give_the_options_default(self):
+        for _group, opts in conf.list_opts():
+            for opt in opts:
+                row = self.rows.get('XLOUD_' + opt.name.upper(), '')
+                self.assertIn('``[xloud] %s`` keeps its default, ``%s``'
+                              % (opt.name, opt.default), row)
