@@ -39,7 +39,8 @@ fi
 
 apt-get "${apt_opts[@]}" update
 # Recommends (ovmf, lvm2, dnsmasq, other hypervisor drivers...) are not
-# needed by the tests and would double the download.
-apt-get "${apt_opts[@]}" -y --no-install-recommends \
+# needed by the tests and would double the download. --no-upgrade: install
+# what is missing, leave what a developer's machine has as it is.
+apt-get "${apt_opts[@]}" -y --no-install-recommends --no-upgrade \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     install "${packages[@]}"
