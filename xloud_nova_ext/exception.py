@@ -124,20 +124,30 @@ class VTPMSecretForbidden(MigrationRefused):
 
 class InsufficientDisk(MigrationRefused):
     code = 'xloud.disk.insufficient'
-    msg_fmt = ("Destination host %(host)s has %(available)s available in "
-               "%(path)s but the block migration needs %(needed)s "
-               "(%(per_disk)s).")
-    fix_fmt = ("Free space on %(host)s, choose a destination with more room, "
-               "or wait for the block migrations already copying there "
-               "(%(in_flight)s reserved) to finish.")
+    # Totals first: nova keeps only 255 characters in instance action
+    # events; the per-disk detail follows (and is in the logs in full).
+    msg_fmt = ("The disks of this %(kind)s do not fit on %(host)s: "
+               "%(needed)s needed, %(available)s available. Needed: "
+               "%(per_disk)s. Available: %(have_detail)s.")
+    fix_fmt = ("Free at least %(shortfall)s on %(host)s, migrate to a host "
+               "with more free disk, or retry once the migrations already "
+               "copying there have finished.")
 
 
 class DiskInfoInvalid(MigrationRefused):
     code = 'xloud.disk.info_invalid'
     msg_fmt = ("The source's disk information for the instance is unusable: "
                "%(detail)s.")
-    fix_fmt = ("Check that the instance's disk files on the source host are "
-               "readable by nova-compute, then retry.")
+    fix_fmt = ("Check that the instance's disk files and their backing "
+               "images on the source host are readable by nova-compute "
+               "(qemu-img info), then retry.")
+
+
+class DiskSpaceUnknown(MigrationRefused):
+    code = 'xloud.disk.space_unknown'
+    msg_fmt = ("Cannot learn how much disk is free on %(host)s for this "
+               "%(kind)s: %(detail)s.")
+    fix_fmt = ("%(remedy)s")
 
 
 def as_precheck_error(func):
@@ -151,4 +161,23 @@ def as_precheck_error(func):
             return func(*args, **kwargs)
         except MigrationRefused as e:
             raise nova_exc.MigrationPreCheckError(reason=str(e)) from e
+    return wrapper
+
+
+def as_rollback_error(func):
+    """Re-raise a refusal as InstanceFaultRollback(MigrationPreCheckError).
+
+    Decorates cold-migration hooks on the source (migrate_disk_and_power_off):
+    nova's compute manager then puts the instance back in its previous state
+    (ACTIVE, still running) instead of ERROR, sets the migration to ``error``
+    and re-raises the inner MigrationPreCheckError, text unchanged.
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MigrationRefused as e:
+            raise nova_exc.InstanceFaultRollback(
+                inner_exception=nova_exc.MigrationPreCheckError(
+                    reason=str(e))) from e
     return wrapper

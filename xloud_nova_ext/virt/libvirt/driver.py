@@ -31,6 +31,7 @@ from oslo_log import log as logging
 
 from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
 from xloud_nova_ext.cpu import guard as cpu
+from xloud_nova_ext import disk
 from xloud_nova_ext import exception
 
 LOG = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
+        self._disk = disk.DiskGuard(self._host)
         self._cpu = cpu.CPUGuard(self._host)
         self._cpu.supersede_nova_checks()
 
@@ -48,9 +50,12 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def init_host(self, host):
         super().init_host(host)
+        self._disk.init_host(host)
         self._cpu.check_configured_models()
 
     def get_available_resource(self, nodename):
+        # Periodic: drop disk reservations of migrations that ended unseen.
+        self._disk.prune()
         data = super().get_available_resource(nodename)
         self._cpu.publish_host_model(data)
         return data
@@ -83,10 +88,62 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                                            src_compute_info, *args,
                                            **kwargs):
         self._cpu.check_destination(instance, src_compute_info)
-        return super().check_can_live_migrate_destination(
+        disk_mb = self._disk.available_mb()
+        data = super().check_can_live_migrate_destination(
             context, instance, src_compute_info, *args, **kwargs)
+        return self._disk.publish(data, disk_mb)
+
+    @exception.as_precheck_error
+    def pre_live_migration(self, context, instance, block_device_info,
+                           network_info, disk_info, migrate_data):
+        with self._disk.reservation(instance, migrate_data, disk_info):
+            return super().pre_live_migration(
+                context, instance, block_device_info, network_info,
+                disk_info, migrate_data)
+
+    def post_live_migration_at_destination(self, context, instance,
+                                           *args, **kwargs):
+        try:
+            super().post_live_migration_at_destination(
+                context, instance, *args, **kwargs)
+        finally:
+            self._disk.release(instance.uuid, 'migration completed')
+
+    def rollback_live_migration_at_destination(self, context, instance,
+                                               *args, **kwargs):
+        try:
+            super().rollback_live_migration_at_destination(
+                context, instance, *args, **kwargs)
+        finally:
+            self._disk.release(instance.uuid, 'migration rolled back')
+
+    # Live migration, source.
+
+    @exception.as_precheck_error
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data,
+                                      block_device_info=None):
+        data = super().check_can_live_migrate_source(
+            context, instance, dest_check_data, block_device_info)
+        self._disk.check_source(instance, data, block_device_info)
+        return data
+
+    def get_instance_disk_info(self, instance, block_device_info=None):
+        return self._disk.annotate(super().get_instance_disk_info(
+            instance, block_device_info))
 
     # Cold migration and resize.
+
+    @exception.as_rollback_error
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                   network_info, block_device_info=None,
+                                   *args, **kwargs):
+        self._disk.check_cold(
+            instance, dest, self.get_host_ip_addr(),
+            lambda: self.get_instance_disk_info(instance, block_device_info))
+        return super().migrate_disk_and_power_off(
+            context, instance, dest, flavor, network_info, block_device_info,
+            *args, **kwargs)
 
     def finish_migration(self, context, migration, instance,
                          *args, **kwargs):

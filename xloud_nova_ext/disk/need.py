@@ -1,0 +1,237 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What a disk copy will write on the destination, per disk.
+
+Input is nova's own disk information: the JSON list that
+``LibvirtDriver.get_instance_disk_info`` returns on the source (one dict per
+local disk: ``path``, ``type``, ``virt_disk_size``, ``backing_file``,
+``disk_size`` = allocated bytes, ``over_committed_disk_size``), plus one key
+of ours, :data:`BACKING_SIZE_KEY`, that the source adds per disk. Nothing
+here runs ``qemu-img`` or touches a filesystem: the callers pass the
+answers (``exists``) in, so every rule is testable on plain data.
+"""
+
+import collections
+import os
+from xml.etree import ElementTree
+
+from oslo_serialization import jsonutils
+
+from xloud_nova_ext import exception
+
+#: Added by the source per disk: allocated bytes of the disk's backing file
+#: in the source's image cache (None when it could not be read). nova's RPC
+#: passes unknown keys through and nova's code ignores them.
+BACKING_SIZE_KEY = 'xloud_backing_size'
+
+#: nova does not copy the swap disk in a cold migration; finish_migration
+#: recreates it (see LibvirtDriver.migrate_disk_and_power_off).
+SWAP_DISK = 'disk.swap'
+
+_REQUIRED = ('path', 'type', 'virt_disk_size', 'disk_size', 'backing_file')
+
+#: One thing the copy writes: ``label`` names it in messages, ``path`` is
+#: where it lands on the destination, ``size`` the bytes it takes there.
+Item = collections.namedtuple('Item', 'label path size')
+
+
+class Need(object):
+    """Bytes a copy needs on the destination: the items plus headroom."""
+
+    def __init__(self, items, headroom):
+        self.items = tuple(items)
+        self.headroom = headroom
+
+    @property
+    def total(self):
+        return sum(i.size for i in self.items) + self.headroom
+
+    @property
+    def targets(self):
+        """(path, size) of every item: what a reservation waits for."""
+        return tuple((i.path, i.size) for i in self.items)
+
+    def describe(self):
+        """"disk 1.0 GiB (1073741824 bytes), ..., headroom 256.0 MiB (...)"."""
+        parts = ['%s %s' % (i.label, fmt_bytes(i.size)) for i in self.items]
+        parts.append('headroom %s' % fmt_bytes(self.headroom))
+        return ', '.join(parts)
+
+
+def fmt_bytes(n):
+    """A size for people, exact count kept: '1.5 GiB (1610612736 bytes)'."""
+    for unit, scale in (('GiB', 1 << 30), ('MiB', 1 << 20), ('KiB', 1 << 10)):
+        if abs(n) >= scale:
+            return '%.1f %s (%d bytes)' % (n / scale, unit, n)
+    return '%d bytes' % n
+
+
+def _invalid(detail):
+    return exception.DiskInfoInvalid(detail=detail)
+
+
+def _size(disk, key, where, nullable=False):
+    value = disk.get(key)
+    if value is None and nullable:
+        return None
+    # bool is an int in Python; a size of True is a bug, not one byte.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _invalid('%s of %s is %r, not a size in bytes'
+                       % (key, where, value))
+    return value
+
+
+def parse_disk_info(text):
+    """The validated list of disk dicts in nova's disk info JSON ``text``.
+
+    Raises DiskInfoInvalid for anything a size could not honestly be read
+    from: no text, bad JSON, not a list, a disk without a path or with a
+    missing, negative or non-integer size. Guessing would mean guessing
+    "enough".
+    """
+    if text is None:
+        raise _invalid('the source sent no disk information for a block '
+                       'migration')
+    try:
+        disks = jsonutils.loads(text)
+    except (TypeError, ValueError) as e:
+        raise _invalid('it is not valid JSON (%s)' % e)
+    if not isinstance(disks, list):
+        raise _invalid('expected a list of disks, got %s'
+                       % type(disks).__name__)
+    for n, disk in enumerate(disks):
+        if not isinstance(disk, dict):
+            raise _invalid('disk #%d is %s, not an object'
+                           % (n, type(disk).__name__))
+        missing = [k for k in _REQUIRED if k not in disk]
+        if missing:
+            raise _invalid('disk #%d lacks %s' % (n, ', '.join(missing)))
+        path = disk['path']
+        if not isinstance(path, str) or not os.path.basename(path):
+            raise _invalid('disk #%d has no usable path (%r)' % (n, path))
+        backing = disk['backing_file']
+        if backing is not None and not isinstance(backing, str):
+            raise _invalid('backing_file of %s is %r' % (path, backing))
+        for key in ('virt_disk_size', 'disk_size'):
+            _size(disk, key, path)
+        _size(disk, BACKING_SIZE_KEY, path, nullable=True)
+    return disks
+
+
+def annotate(disks, cache_dir, allocated):
+    """Add :data:`BACKING_SIZE_KEY` to each disk that has a backing file.
+
+    Runs on the source. ``allocated(path)`` returns the allocated bytes of a
+    file or None when it cannot be read; nova names backing files by their
+    basename in the image cache (``cache_dir``), where its image backends
+    keep them. No qemu-img: one stat per backing file.
+    """
+    for disk in disks:
+        backing = disk.get('backing_file')
+        if backing:
+            path = os.path.join(cache_dir, os.path.basename(backing))
+            disk[BACKING_SIZE_KEY] = allocated(path)
+    return disks
+
+
+def _backing_items(disks, cache_dir, has_base):
+    """Backing images the destination's cache lacks, once per image."""
+    items, seen = [], set()
+    for disk in disks:
+        backing = disk.get('backing_file')
+        if not backing:
+            continue
+        name = os.path.basename(backing)
+        path = os.path.join(cache_dir, name)
+        if name in seen or has_base(path):
+            continue
+        seen.add(name)
+        size = disk.get(BACKING_SIZE_KEY)
+        if size is None:
+            raise _invalid(
+                'backing image %s of %s is not in the destination\'s image '
+                'cache and the source did not report its size'
+                % (name, os.path.basename(disk['path'])))
+        items.append(Item('backing image %s (not in the image cache)' % name,
+                          path, size))
+    return items
+
+
+def block_migration_need(disks, instance_dir, cache_dir, headroom, has_base):
+    """What a block migration writes on the destination.
+
+    Per disk, its allocated bytes (``disk_size``: qcow2 clusters in use, or
+    the blocks a sparse raw file holds; libvirt's copy writes the data, not
+    the holes), in ``instance_dir`` where nova recreates it; plus each
+    backing image that ``has_base(path)`` says the destination's cache
+    (``cache_dir``) lacks, which nova fetches before the copy; plus
+    ``headroom``.
+    """
+    items = [Item(os.path.basename(d['path']),
+                  os.path.join(instance_dir, os.path.basename(d['path'])),
+                  d['disk_size'])
+             for d in disks]
+    items += _backing_items(disks, cache_dir, has_base)
+    return Need(items, headroom)
+
+
+def cold_migration_need(disks, instance_dir, cache_dir, headroom, has_base,
+                        sparse, apparent):
+    """What a cold migration writes on the destination.
+
+    nova copies each disk file except swap with the ``[libvirt]
+    remote_filesystem_transport``: rsync ``--sparse`` (``sparse=True``)
+    writes the allocated bytes, scp writes every byte of the file
+    (``apparent(path)`` on the source). Backing images the destination's
+    cache lacks are fetched by finish_migration.
+    """
+    items = []
+    copied = [d for d in disks if os.path.basename(d['path']) != SWAP_DISK]
+    for disk in copied:
+        name = os.path.basename(disk['path'])
+        size = disk['disk_size'] if sparse else apparent(disk['path'])
+        if size is None:
+            raise _invalid('cannot read the size of %s' % disk['path'])
+        items.append(Item(name, os.path.join(instance_dir, name), size))
+    items += _backing_items(copied, cache_dir, has_base)
+    return Need(items, headroom)
+
+
+def allocated_need(allocations, headroom):
+    """The part of a block migration's need that the source can be sure of.
+
+    Each local disk's allocated bytes (``[(name, bytes)]``), plus headroom.
+    """
+    return Need([Item(name, name, size) for name, size in allocations],
+                headroom)
+
+
+def local_disk_paths(domain_xml, volume_devs=()):
+    """Paths of the guest's local file disks, from its libvirt domain XML.
+
+    The same disks nova's disk info lists (file-backed ``<disk>`` elements
+    that are not volumes), found without running qemu-img: the source's
+    pre-check only needs their allocated bytes, one stat each.
+    ``volume_devs`` are target devices of attached volumes (``vdb``).
+    """
+    paths = []
+    for disk in ElementTree.fromstring(domain_xml).iterfind('devices/disk'):
+        source = disk.find('source')
+        target = disk.find('target')
+        if disk.get('type') != 'file' or source is None:
+            continue
+        if target is not None and target.get('dev') in volume_devs:
+            continue
+        if source.get('file'):
+            paths.append(source.get('file'))
+    return paths

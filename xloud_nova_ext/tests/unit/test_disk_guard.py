@@ -1,0 +1,382 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""DiskGuard: each hook's decision, on real images, without nova's driver."""
+
+import os
+import subprocess
+
+import fixtures
+from nova.compute import task_states
+from nova import exception as nova_exc
+from nova import objects
+from oslo_concurrency import processutils
+from oslo_config import fixture as config_fixture
+from oslo_serialization import jsonutils
+import testtools
+
+import nova.conf
+
+from xloud_nova_ext.disk import guard
+from xloud_nova_ext.disk import need
+from xloud_nova_ext import exception
+from xloud_nova_ext.tests.fixtures import disk as disk_fx
+from xloud_nova_ext.tests import requirements
+
+CONF = nova.conf.CONF
+MiB = disk_fx.MiB
+GiB = disk_fx.GiB
+UUID = '6a1c4a3e-0d0e-4a55-8d39-7e7f0c4b2f10'
+HEADROOM_MB = 4
+
+
+class FakeGuest(object):
+    def __init__(self, xml):
+        self.xml = xml
+
+    def get_xml_desc(self):
+        return self.xml
+
+
+class FakeHost(object):
+    """nova's libvirt Host, reduced to the domain XML of one guest."""
+
+    def __init__(self, xml=None):
+        self.xml = xml
+
+    def get_guest(self, instance):
+        return FakeGuest(self.xml)
+
+
+class GuardTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        objects.register_all()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.instances = os.path.join(self.tmp, 'instances')
+        self.cache = os.path.join(self.instances, '_base')
+        os.makedirs(self.cache)
+        self.conf = self.useFixture(config_fixture.Config(CONF))
+        self.conf.config(instances_path=self.instances,
+                         reserved_host_disk_mb=10)
+        self.conf.config(disk_headroom_mb=HEADROOM_MB, group='xloud')
+        self.instance = objects.Instance(uuid=UUID, host='src')
+        self.fs = disk_fx.FakeFS(free=1 * GiB)
+        self.guard = guard.DiskGuard(FakeHost(), fs=self.fs)
+        self.guard.init_host('dest')
+
+    def migrate_data(self, **fields):
+        values = dict(block_migration=True, is_shared_instance_path=False,
+                      is_shared_block_storage=False,
+                      instance_relative_path=self.instance.uuid)
+        values.update(fields)
+        return objects.LibvirtLiveMigrateData(**values)
+
+
+class DestinationCheckTest(GuardTestCase):
+
+    def test_available_is_free_less_reserved_and_in_flight(self):
+        self.assertEqual(1024 - 10, self.guard.available_mb())
+        self.guard.ledger.reserve('other', [('/x', 300 * MiB)], 0,
+                                  lambda *a: None, self.fs.allocated)
+        self.assertEqual(1024 - 10 - 300, self.guard.available_mb())
+
+    def test_rounds_down_and_may_go_negative(self):
+        self.fs.free_bytes = 10 * MiB - 1
+        self.assertEqual(-1, self.guard.available_mb())
+
+    def test_published_over_novas_value(self):
+        data = self.migrate_data(disk_available_mb=99999)
+        self.guard.publish(data, self.guard.available_mb())
+        self.assertEqual(1014, data.disk_available_mb)
+
+    def test_off_leaves_novas_value(self):
+        self.conf.config(block_migration_disk_preflight=False, group='xloud')
+        data = self.migrate_data(disk_available_mb=99999)
+        self.guard.publish(data, self.guard.available_mb())
+        self.assertEqual(99999, data.disk_available_mb)
+
+    def test_unreadable_instances_path_is_a_refusal(self):
+        self.guard.fs = disk_fx.FakeFS(0)
+        self.guard.fs.free = lambda path: os.statvfs(path + '/missing')
+        err = self.assertRaises(exception.DiskSpaceUnknown,
+                                self.guard.available_mb)
+        self.assertIn('host dest', str(err))
+
+
+class RealDisksTestCase(GuardTestCase):
+    """A guest with a qcow2 root disk over a base and a raw ephemeral."""
+
+    def setUp(self):
+        super().setUp()
+        missing = requirements.missing_commands('qemu-img', 'qemu-io')
+        requirements.require(self, not missing,
+                             'missing %s' % ', '.join(missing))
+        inst = os.path.join(self.instances, UUID)
+        os.makedirs(inst)
+        self.base = disk_fx.make_image(os.path.join(self.cache, 'b4se'),
+                                       'raw', 32 * MiB,
+                                       writes=[(0, 4 * MiB)])
+        self.root = disk_fx.make_image(os.path.join(inst, 'disk'), 'qcow2',
+                                       1 * GiB, writes=[(0, 6 * MiB)],
+                                       backing=self.base)
+        self.eph = disk_fx.make_image(os.path.join(inst, 'disk.eph0'), 'raw',
+                                      64 * MiB, writes=[(0, 2 * MiB)])
+        self.disks = [(self.root, 'qcow2', 'vda'), (self.eph, 'raw', 'vdb')]
+        self.guard = guard.DiskGuard(
+            FakeHost(disk_fx.domain_xml(self.disks)),
+            fs=guard.space.LocalFS())
+        self.allocated = (disk_fx.allocated(self.root) +
+                          disk_fx.allocated(self.eph))
+
+    def disk_info(self):
+        return self.guard.annotate(
+            jsonutils.dumps(disk_fx.nova_disk_info(self.disks)))
+
+
+class SourceCheckTest(RealDisksTestCase):
+
+    def check(self, available_bytes, **fields):
+        data = self.migrate_data(disk_available_mb=available_bytes // MiB,
+                                 **fields)
+        self.guard.check_source(self.instance, data, None)
+
+    def test_refuses_when_allocated_bytes_alone_do_not_fit(self):
+        needed = self.allocated + HEADROOM_MB * MiB
+        err = self.assertRaises(exception.InsufficientDisk, self.check,
+                                needed - MiB)
+        self.assertIn('do not fit on the destination', str(err))
+        self.assertIn('disk.eph0 2.0 MiB (%d bytes)'
+                      % disk_fx.allocated(self.eph), str(err))
+        self.assertIn('as reported by the destination', str(err))
+
+    def test_passes_when_they_fit(self):
+        self.check(self.allocated + HEADROOM_MB * MiB + MiB)
+
+    def test_not_a_block_migration(self):
+        self.check(0, block_migration=False)
+
+    def test_destination_without_a_figure_decides_itself(self):
+        data = self.migrate_data()
+        self.guard.check_source(self.instance, data, None)
+
+    def test_volumes_are_not_counted(self):
+        bdi = {'block_device_mapping': [{'mount_device': '/dev/vda'}]}
+        data = self.migrate_data(
+            disk_available_mb=disk_fx.allocated(self.eph) // MiB +
+            HEADROOM_MB + 1)
+        self.guard.check_source(self.instance, data, bdi)
+        self.assertRaises(exception.InsufficientDisk,
+                          self.guard.check_source, self.instance, data, None)
+
+
+class ReservationTest(RealDisksTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.dest_fs = disk_fx.FakeFS(free=1 * GiB)
+        self.dest = guard.DiskGuard(FakeHost(), fs=self.dest_fs)
+        self.dest.init_host('dest')
+        self.needed = (self.allocated + disk_fx.allocated(self.base) +
+                       HEADROOM_MB * MiB)
+        self.ran = []
+
+    def reserve(self, disk_info=None, **fields):
+        with self.dest.reservation(self.instance, self.migrate_data(**fields),
+                                   disk_info or self.disk_info()):
+            self.ran.append('nova pre_live_migration')
+
+    def test_refused_before_nova_creates_anything(self):
+        self.dest_fs.free_bytes = self.needed + 10 * MiB - 1
+        err = self.assertRaises(exception.InsufficientDisk, self.reserve)
+        self.assertEqual([], self.ran)
+        self.assertEqual(0, len(self.dest.ledger))
+        self.assertIn('do not fit on host dest', str(err))
+        self.assertIn('backing image b4se (not in the image cache)',
+                      str(err))
+
+    def test_fits_exactly_and_stays_reserved(self):
+        self.dest_fs.free_bytes = self.needed + 10 * MiB
+        self.reserve()
+        self.assertEqual(['nova pre_live_migration'], self.ran)
+        self.assertEqual(self.needed,
+                         self.dest.ledger.snapshot()[UUID].total)
+        self.dest.release(UUID, 'test')
+        self.assertEqual(0, len(self.dest.ledger))
+
+    def test_base_in_destination_cache_is_not_needed(self):
+        self.dest_fs.add(os.path.join(self.cache, 'b4se'), 1)
+        self.dest_fs.free_bytes = (self.needed + 10 * MiB -
+                                   disk_fx.allocated(self.base))
+        self.reserve()
+
+    def test_failure_after_the_reservation_releases_it(self):
+        def boom():
+            with self.dest.reservation(self.instance, self.migrate_data(),
+                                       self.disk_info()):
+                raise nova_exc.DestinationDiskExists(path='/x')
+        self.assertRaises(nova_exc.DestinationDiskExists, boom)
+        self.assertEqual(0, len(self.dest.ledger))
+
+    def test_second_migration_sees_the_first(self):
+        self.dest_fs.free_bytes = 2 * self.needed + 10 * MiB - 1
+        self.reserve()
+        self.instance = objects.Instance(uuid=UUID.replace('6', '7'))
+        self.assertRaises(exception.InsufficientDisk, self.reserve)
+        self.assertEqual(1, len(self.dest.ledger))
+
+    def test_no_copy_no_check(self):
+        self.dest_fs.free_bytes = 0
+        self.reserve(block_migration=False)
+        self.reserve(is_shared_instance_path=True)
+        self.reserve(is_shared_block_storage=True)
+        self.assertEqual(0, len(self.dest.ledger))
+
+    def test_bad_disk_info_is_refused(self):
+        self.assertRaises(exception.DiskInfoInvalid, self.reserve, '{}')
+        self.assertRaises(exception.DiskInfoInvalid, self.reserve,
+                          'not json')
+        self.assertEqual([], self.ran)
+
+    def test_absent_disk_info_is_refused(self):
+        self.assertRaises(exception.DiskInfoInvalid, self.dest._reserve,
+                          self.instance, self.migrate_data(), None)
+
+    def test_stock_source_without_backing_sizes(self):
+        info = jsonutils.dumps(disk_fx.nova_disk_info(self.disks))
+        err = self.assertRaises(exception.DiskInfoInvalid, self.reserve,
+                                info)
+        self.assertIn('did not report its size', str(err))
+
+    def test_prune_drops_reservations_of_migrations_that_ended(self):
+        self.reserve()
+        instance = objects.Instance(uuid=UUID, host='src', task_state=None)
+        # The edge: nova's database, which a unit test does not run.
+        get = self.useFixture(fixtures.MockPatch(
+            'nova.objects.Instance.get_by_uuid', return_value=instance))
+        instance.task_state = task_states.MIGRATING
+        self.dest.prune()
+        self.assertEqual(1, len(self.dest.ledger))
+        instance.host = 'dest'  # the migration completed
+        self.dest.prune()
+        self.assertEqual(0, len(self.dest.ledger))
+        self.reserve()
+        get.mock.side_effect = nova_exc.InstanceNotFound(instance_id=UUID)
+        self.dest.prune()
+        self.assertEqual(0, len(self.dest.ledger))
+
+    def test_prune_keeps_reservations_when_the_database_fails(self):
+        self.reserve()
+        self.useFixture(fixtures.MockPatch(
+            'nova.objects.Instance.get_by_uuid',
+            side_effect=RuntimeError('db down')))
+        self.dest.prune()
+        self.assertEqual(1, len(self.dest.ledger))
+
+
+class ColdCheckTest(RealDisksTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.scripts = []
+        self.dest_free = 1 * GiB
+        self.dest_has = set()
+        self.guard.run_remote = self.remote
+
+    def remote(self, host, script):
+        """The destination: answers the probe from dest_free/dest_has."""
+        self.scripts.append((host, script))
+        markers = [p for p in os.listdir(self.instances)
+                   if p.startswith('.xloud-disk-probe-')]
+        self.assertEqual(1, len(markers))  # exists while the probe runs
+        lines = ['%d 4096' % (self.dest_free // 4096), '0']
+        for base in ('b4se',):
+            lines.append('1' if base in self.dest_has else '0')
+        return '\n'.join(lines) + '\n'
+
+    def check(self, dest='192.0.2.20'):
+        self.guard.check_cold(self.instance, dest, '192.0.2.10',
+                              self.disk_info)
+
+    def test_refused_before_power_off_when_disks_do_not_fit(self):
+        self.conf.config(remote_filesystem_transport='rsync',
+                         group='libvirt')
+        needed = (self.allocated + disk_fx.allocated(self.base) +
+                  HEADROOM_MB * MiB)
+        self.dest_free = needed + 10 * MiB - 4096
+        err = self.assertRaises(exception.InsufficientDisk, self.check)
+        self.assertIn('cold migration do not fit on host 192.0.2.20',
+                      str(err))
+        self.assertIn('not visible from here', str(err))
+        self.dest_free = needed + 10 * MiB
+        self.check()
+        self.assertEqual([], [p for p in os.listdir(self.instances)
+                              if p.startswith('.xloud')])
+
+    def test_scp_needs_the_full_size_of_sparse_files(self):
+        self.conf.config(remote_filesystem_transport='ssh', group='libvirt')
+        self.dest_has.add('b4se')
+        self.dest_free = (os.path.getsize(self.root) + 64 * MiB +
+                          HEADROOM_MB * MiB + 10 * MiB)
+        self.check()
+        self.dest_free -= 4096
+        self.assertRaises(exception.InsufficientDisk, self.check)
+
+    def test_shared_instance_path_is_not_checked(self):
+        # The real probe through a real sh: the destination sees our marker.
+        self.guard.run_remote = lambda host, script: subprocess.run(
+            ['sh', '-c', script], capture_output=True, text=True,
+            check=True).stdout
+        self.dest_free = 0
+        self.check()
+
+    def test_same_host_resize_is_not_checked(self):
+        self.check(dest='192.0.2.10')
+        self.assertEqual([], self.scripts)
+
+    def test_off(self):
+        self.conf.config(cold_migration_disk_preflight=False, group='xloud')
+        self.check()
+        self.assertEqual([], self.scripts)
+
+    def test_ssh_failure_is_a_refusal_with_the_fix(self):
+        def fail(host, script):
+            raise processutils.ProcessExecutionError(
+                exit_code=255, stderr='Permission denied (publickey).')
+        self.guard.run_remote = fail
+        err = self.assertRaises(exception.DiskSpaceUnknown, self.check)
+        self.assertIn('Permission denied', str(err))
+        self.assertIn('cold_migration_disk_preflight = false', str(err))
+        self.assertEqual([], [p for p in os.listdir(self.instances)
+                              if p.startswith('.xloud')])
+
+    def test_garbled_answer_is_a_refusal(self):
+        self.guard.run_remote = lambda host, script: 'Welcome!\n'
+        self.assertRaises(exception.DiskSpaceUnknown, self.check)
+
+    def test_bad_disk_info_is_a_refusal(self):
+        self.disk_info = lambda: '[{"path": "/x"}]'
+        self.assertRaises(exception.DiskInfoInvalid, self.check)
+
+
+class AnnotateTest(RealDisksTestCase):
+
+    def test_adds_backing_size_and_keeps_novas_keys(self):
+        disks = jsonutils.loads(self.disk_info())
+        self.assertEqual(disk_fx.allocated(self.base),
+                         disks[0][need.BACKING_SIZE_KEY])
+        self.assertEqual(disk_fx.nova_disk_info(self.disks)[0]['disk_size'],
+                         disks[0]['disk_size'])
+
+    def test_unparsable_info_passes_through_for_the_destination(self):
+        self.assertEqual('garbage', self.guard.annotate('garbage'))
