@@ -26,6 +26,8 @@ what can be checked from the repository alone:
   enabling this project's DevStack plugin finds devstack/plugin.sh and
   devstack/settings, and every path inside this project's DevStack checkout
   (/opt/stack/<project>/...) exists in the repository;
+* every files / irrelevant-files matcher compiles and uses no look-around
+  (Zuul matches them with RE2, which has none);
 * every tempest_test_regex selects at least one scenario of the Tempest
   plugin, and the job's tempest_exclude_regex does not drop them all.
 
@@ -80,6 +82,8 @@ UPSTREAM_TEMPLATES = {
     'check-requirements',
 }
 
+FILE_MATCHERS = ('files', 'irrelevant-files')
+_LOOKAROUND = re.compile(r'\(\?<?[=!]')
 TOP_LEVEL = {'job', 'nodeset', 'project', 'project-template', 'secret',
              'semaphore', 'queue', 'pragma'}
 PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
@@ -120,16 +124,16 @@ def _playbooks(job):
 
 
 def _pipeline_jobs(project):
-    """(pipeline, job name) of every job a project stanza runs."""
+    """(pipeline, job name, variant) of every job a project stanza runs."""
     for pipeline, body in project.items():
         if not isinstance(body, dict):
             continue
         for item in body.get('jobs') or []:
             if isinstance(item, dict):
-                for name in item:
-                    yield pipeline, name
+                for name, variant in item.items():
+                    yield pipeline, name, variant
             else:
-                yield pipeline, item
+                yield pipeline, item, None
 
 
 def _strings(value):
@@ -245,8 +249,12 @@ def check(root):
             if tmpl not in templates and tmpl not in UPSTREAM_TEMPLATES:
                 problems.append('template %s: neither defined here nor a '
                                 'known upstream template' % tmpl)
-        for pipeline, name in _pipeline_jobs(body):
+        for pipeline, name, variant in _pipeline_jobs(body):
             used.add(name)
+            for key in FILE_MATCHERS:
+                problems.extend(_check_matchers(
+                    '%s pipeline: job %s: %s' % (pipeline, name, key),
+                    (variant or {}).get(key)))
             if name not in jobs and name not in UPSTREAM_JOBS:
                 problems.append('%s pipeline: job %s is neither defined here '
                                 'nor a known upstream job' % (pipeline, name))
@@ -275,6 +283,9 @@ def _check_job(root, name, job, jobs, nodesets, project, settings, checkout,
             nodeset not in UPSTREAM_NODESETS):
         problems.append('job %s: nodeset %s is neither defined here nor a '
                         'known upstream nodeset' % (name, nodeset))
+    for key in FILE_MATCHERS:
+        problems.extend(_check_matchers('job %s: %s' % (name, key),
+                                        job.get(key)))
     for key, playbook in _playbooks(job):
         if not os.path.isfile(os.path.join(root, playbook)):
             problems.append('job %s: %s playbook %s does not exist'
@@ -303,6 +314,21 @@ def _check_job(root, name, job, jobs, nodesets, project, settings, checkout,
         problems.extend(_check_regex(name, regex,
                                      variables.get('tempest_exclude_regex'),
                                      scenarios))
+    return problems
+
+
+def _check_matchers(where, matchers):
+    problems = []
+    for matcher in _as_list(matchers):
+        try:
+            re.compile(matcher)
+        except (re.error, TypeError) as e:
+            problems.append('%s: %r does not compile: %s'
+                            % (where, matcher, e))
+            continue
+        if _LOOKAROUND.search(matcher):
+            problems.append('%s: %r uses look-around, which RE2 lacks'
+                            % (where, matcher))
     return problems
 
 

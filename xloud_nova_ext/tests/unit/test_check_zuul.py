@@ -206,6 +206,24 @@ class CheckZuulTest(testtools.TestCase):
             GOOD.replace('tempest_exclude_regex: BlockLiveMigrationTest',
                          'tempest_exclude_regex: MigrationTest'))
 
+    def test_file_matcher_with_lookahead(self):
+        self.assertProblem(
+            "demo-proj-multinode: irrelevant-files: '^tools/(?!x).*$' uses "
+            "look-around",
+            GOOD.replace("    nodeset: demo-proj-two-node\n",
+                         "    nodeset: demo-proj-two-node\n"
+                         "    irrelevant-files:\n"
+                         "      - ^tools/(?!x).*$\n"))
+
+    def test_file_matcher_in_a_pipeline_that_does_not_compile(self):
+        self.assertProblem(
+            "check pipeline: job demo-proj-multinode: files: '^doc/(' does "
+            "not compile",
+            GOOD.replace("            voting: false\n",
+                         "            voting: false\n"
+                         "            files:\n"
+                         "              - ^doc/(\n"))
+
     def test_bad_regex(self):
         self.assertProblem('bad tempest regex',
                            GOOD.replace('BlockLiveMigrationTest', '(Block'))
