@@ -305,6 +305,8 @@ def _other_value(test, opt):
         return str(not opt.default)
     if isinstance(opt, cfg.IntOpt):
         return str((opt.default or 0) + 7)
+    if isinstance(opt, cfg.FloatOpt):
+        return str((opt.default or 0) + 7.5)
     if isinstance(opt, cfg.StrOpt):
         choices = [c[0] if isinstance(c, tuple) else c
                    for c in (opt.type.choices or {})]
