@@ -6,7 +6,7 @@
 # for the settings and lib/xloud for what each phase does.
 
 # shellcheck source=devstack/lib/xloud
-source "$XLOUD_DIR/devstack/lib/xloud"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/xloud"
 
 if [[ $1 == stack ]]; then
     case $2 in

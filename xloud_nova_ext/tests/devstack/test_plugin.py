@@ -54,6 +54,13 @@ class SettingsTest(base.PluginTestCase):
         found = self.variables('TEMPEST_PLUGINS', ENABLED_SERVICES='n-cpu')
         self.assertEqual('0', found['TEMPEST_PLUGINS'])
 
+    def test_checkout_found_from_the_plugin(self):
+        # enable_plugin may name the checkout anything.
+        del self.env['XLOUD_DIR']
+        self.env['DEST'] = '/nonexistent'
+        found = self.variables('XLOUD_DIR')
+        self.assertEqual(base.TOP, found['XLOUD_DIR'])
+
     def test_booleans_normalised(self):
         found = self.variables('XLOUD_VTPM_ENABLED', 'XLOUD_SHARED_STORAGE',
                                XLOUD_VTPM_ENABLED='yes',
