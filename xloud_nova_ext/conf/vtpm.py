@@ -56,6 +56,19 @@ Related options:
 * ``[libvirt] swtpm_enabled``, ``[libvirt] supported_tpm_secret_security``
 * ``vtpm_grant_service_user``
 """),
+    cfg.FloatOpt(
+        'vtpm_key_manager_timeout',
+        default=10.0,
+        min=0.1,
+        help="""
+Seconds to wait for Barbican when reading a vTPM secret (one HTTP request)
+in a migration pre-check or before the guest starts. A Barbican that does
+not answer in time counts as unreachable and the migration is refused.
+
+Related options:
+
+* ``vtpm_secret_transport``
+"""),
     cfg.BoolOpt(
         'vtpm_grant_service_user',
         default=True,

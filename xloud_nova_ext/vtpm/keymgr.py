@@ -12,11 +12,17 @@
 
 """The key-manager side of the vTPM transfer: read a secret, grant a read.
 
-Reading goes through castellan (``castellan.key_manager.API``), as nova's own
-vTPM code does, so the same ``[key_manager]``/``[barbican]`` options apply.
-castellan has no ACL API, so the one grant this package makes (the nova
-service user may read a ``host``-mode secret) uses python-barbicanclient
-with the same endpoint options.
+Both use the options nova's castellan key manager uses (``[key_manager]
+backend``, ``[barbican]``, the request context's auth plugin, the service
+token wrapper), so they reach the Barbican that holds nova's secrets with
+the same credentials.
+
+A read is one ``GET /v1/secrets/{uuid}/payload`` on a keystoneauth session:
+it answers "exists", "may read" and the value in one request (7-10 ms on
+loopback). castellan's ``get()`` answers the same with 13-15 requests
+(python-barbicanclient re-reads the metadata for each lazy property
+castellan touches), 150-260 ms, five times the budget of the pre-check.
+castellan has no ACL API; the grant uses python-barbicanclient's.
 
 Every failure becomes one of four refusals with a stable code; the value of
 a secret is never logged or put into an exception.
@@ -25,7 +31,7 @@ a secret is never logged or put into an exception.
 from barbicanclient import client as barbican_client
 from barbicanclient import exceptions as barbican_exc
 from castellan.common import exception as castellan_exc
-from castellan import key_manager
+from castellan.key_manager import barbican_key_manager
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
@@ -124,7 +130,7 @@ class KeyManager(object):
     def __init__(self, host, conf=CONF):
         self.host = host
         self._conf = conf
-        self._api = None
+        self._options_registered = False
 
     @property
     def backend(self):
@@ -136,11 +142,6 @@ class KeyManager(object):
             raise exception.KeyManagerDisabled(
                 host=self.host, backend=self.backend.rsplit('.', 1)[-1])
 
-    def _castellan(self):
-        if self._api is None:
-            self._api = key_manager.API(self._conf)
-        return self._api
-
     def read(self, context, secret_uuid):
         """The secret's value (bytes) as ``context`` may read it.
 
@@ -148,10 +149,22 @@ class KeyManager(object):
             UNREACHABLE and a value-free detail.
         """
         try:
-            return self._castellan().get(context, secret_uuid).get_encoded()
+            sess, endpoint, version = self._session(context)
+            resp = sess.get(
+                '%s/%s/secrets/%s/payload' % (endpoint, version, secret_uuid),
+                headers={'Accept': 'application/octet-stream'},
+                timeout=self._conf.xloud.vtpm_key_manager_timeout,
+                raise_exc=False)
         except Exception as e:
             raise KeyManagerReadError(classify(e), detail(e),
                                       summary(e)) from None
+        if resp.status_code == 200:
+            return resp.content
+        text = 'HTTP %s' % resp.status_code
+        outcome = {404: MISSING, 401: FORBIDDEN, 403: FORBIDDEN}.get(
+            resp.status_code, UNREACHABLE)
+        raise KeyManagerReadError(outcome, '%s: %s' % (
+            text, resp.text[:_DETAIL_MAX]), text)
 
     def grant_read(self, owner_context, secret_uuid, user_id):
         """Add ``user_id`` to the secret's ``read`` ACL; True if added.
@@ -160,7 +173,9 @@ class KeyManager(object):
         and users. Must run with a context allowed to change the ACL (the
         owner's or its project admin's).
         """
-        client = self._barbican_client(owner_context)
+        sess, endpoint, version = self._session(owner_context)
+        client = barbican_client.Client(session=sess, endpoint=endpoint,
+                                        version=version)
         acl = client.acls.get(secret_uuid, ref_type='secret')
         read = acl.read
         users = list(read.users or [])
@@ -170,10 +185,16 @@ class KeyManager(object):
         acl.submit()
         return True
 
-    def _barbican_client(self, context):
-        # The same inputs castellan's BarbicanKeyManager uses, so the ACL
-        # goes to the Barbican that holds the secret.
-        self._castellan()  # registers the [barbican] options
+    def _session(self, context):
+        """A keystoneauth session, the Barbican endpoint and API version.
+
+        The same inputs castellan's BarbicanKeyManager uses: the context's
+        auth plugin (a service token around it if configured), the
+        ``[barbican]`` endpoint or the catalog's key-manager endpoint.
+        """
+        if not self._options_registered:
+            barbican_key_manager.BarbicanKeyManager(self._conf)
+            self._options_registered = True
         bconf = self._conf.barbican
         auth = context.get_auth_plugin()
         if bconf.send_service_user_token:
@@ -187,9 +208,9 @@ class KeyManager(object):
             sess, service_type='key-manager',
             interface=bconf.barbican_endpoint_type,
             region_name=bconf.barbican_region_name)
-        return barbican_client.Client(
-            session=sess, endpoint=endpoint,
-            version=bconf.barbican_api_version or 'v1')
+        if not endpoint:
+            raise ks_exc.EndpointNotFound('no key-manager endpoint')
+        return sess, endpoint.rstrip('/'), bconf.barbican_api_version or 'v1'
 
 
 class KeyManagerReadError(Exception):

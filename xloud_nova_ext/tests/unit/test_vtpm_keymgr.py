@@ -13,8 +13,9 @@
 """keymgr: how key-manager failures become refusals.
 
 The errors are the real classes castellan, python-barbicanclient and
-keystoneauth raise, chained the way castellan chains them. The functional
-tests get the same errors from a real Barbican.
+keystoneauth raise, chained the way castellan chains them; the HTTP session
+is the one fake edge here. The functional and integration tests read from a
+real Barbican.
 """
 
 from barbicanclient import exceptions as barbican_exc
@@ -24,6 +25,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
+from xloud_nova_ext.conf import vtpm as vtpm_conf
 from xloud_nova_ext import exception
 from xloud_nova_ext.vtpm import keymgr
 
@@ -88,17 +90,25 @@ class ClassifyTest(testtools.TestCase):
             len(keymgr.detail(ks_exc.ConnectFailure('x' * 1000))), 240)
 
 
-class FakeCastellan(object):
-    def __init__(self, result):
-        self.result = result
+class FakeResponse(object):
+    def __init__(self, status_code, content=b''):
+        self.status_code = status_code
+        self.content = content
+        self.text = content.decode()
 
-    def get(self, context, secret_uuid):
-        if isinstance(self.result, Exception):
-            raise self.result
-        return self
 
-    def get_encoded(self):
-        return self.result
+class FakeSession(object):
+    """The HTTP edge: records the request, answers or raises."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+
+    def get(self, url, **kwargs):
+        self.requests.append((url, kwargs))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
 
 
 class KeyManagerTest(testtools.TestCase):
@@ -107,7 +117,14 @@ class KeyManagerTest(testtools.TestCase):
         super().setUp()
         self.conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
         self.conf.register_opt(cfg.StrOpt('backend'), group='key_manager')
+        self.conf.register_opts(vtpm_conf.OPTS, group='xloud')
         self.km = keymgr.KeyManager('cmp1', self.conf.conf)
+
+    def answer(self, answer):
+        sess = FakeSession(answer)
+        self.km._session = lambda context: (
+            sess, 'http://barbican:9311', 'v1')
+        return sess
 
     def test_barbican_is_enabled(self):
         for backend in keymgr.BARBICAN_BACKENDS:
@@ -121,17 +138,34 @@ class KeyManagerTest(testtools.TestCase):
                                     self.km.check_enabled)
             self.assertIn(backend.rsplit('.', 1)[-1], str(err))
 
-    def test_read_returns_the_value(self):
-        self.km._api = FakeCastellan(b'c2VjcmV0')
+    def test_read_is_one_payload_request(self):
+        sess = self.answer(FakeResponse(200, b'c2VjcmV0'))
         self.assertEqual(b'c2VjcmV0', self.km.read(None, 'uuid'))
+        [(url, kwargs)] = sess.requests
+        self.assertEqual('http://barbican:9311/v1/secrets/uuid/payload', url)
+        self.assertEqual('application/octet-stream',
+                         kwargs['headers']['Accept'])
+        self.assertEqual(10.0, kwargs['timeout'])
+        self.assertFalse(kwargs['raise_exc'])
 
-    def test_read_error_carries_outcome_without_the_chain(self):
-        self.km._api = FakeCastellan(castellan_error_from(
-            barbican_exc.HTTPClientError('Forbidden', status_code=403)))
+    def test_http_status_outcomes(self):
+        for status, outcome in ((404, keymgr.MISSING),
+                                (403, keymgr.FORBIDDEN),
+                                (401, keymgr.FORBIDDEN),
+                                (500, keymgr.UNREACHABLE),
+                                (503, keymgr.UNREACHABLE)):
+            self.answer(FakeResponse(status, b'{"title": "x"}'))
+            err = self.assertRaises(keymgr.KeyManagerReadError,
+                                    self.km.read, None, 'uuid')
+            self.assertEqual(outcome, err.outcome, status)
+            self.assertEqual('HTTP %d' % status, err.summary)
+
+    def test_connection_errors_are_unreachable(self):
+        self.answer(ks_exc.ConnectFailure('refused'))
         err = self.assertRaises(keymgr.KeyManagerReadError,
                                 self.km.read, None, 'uuid')
-        self.assertEqual(keymgr.FORBIDDEN, err.outcome)
-        self.assertEqual('HTTP 403', err.summary)
-        # Raised "from None": nothing of castellan's objects rides along.
+        self.assertEqual(keymgr.UNREACHABLE, err.outcome)
+        self.assertEqual('ConnectFailure', err.summary)
+        # Raised "from None": nothing of the session rides along.
         self.assertIsNone(err.__cause__)
         self.assertTrue(err.__suppress_context__)

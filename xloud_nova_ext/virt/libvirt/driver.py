@@ -33,6 +33,7 @@ from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
 from xloud_nova_ext.cpu import guard as cpu
 from xloud_nova_ext import disk
 from xloud_nova_ext import exception
+from xloud_nova_ext import vtpm
 
 LOG = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
+        self._vtpm = vtpm.VTPMGuard(self._host)
         self._disk = disk.DiskGuard(self._host)
         self._cpu = cpu.CPUGuard(self._host)
         self._cpu.supersede_nova_checks()
@@ -64,16 +66,20 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def spawn(self, context, instance, *args, **kwargs):
         super().spawn(context, instance, *args, **kwargs)
+        self._vtpm.grant_service_user(context, instance)
         self._cpu.record_running_cpu(instance)
 
     def power_on(self, context, instance, *args, **kwargs):
         super().power_on(context, instance, *args, **kwargs)
+        self._vtpm.grant_service_user(context, instance)
         self._cpu.record_running_cpu(instance)
 
     def reboot(self, context, instance, network_info, reboot_type,
                *args, **kwargs):
         super().reboot(context, instance, network_info, reboot_type,
                        *args, **kwargs)
+        if reboot_type == 'HARD':
+            self._vtpm.grant_service_user(context, instance)
         self._cpu.record_running_cpu(instance)
 
     def resume_state_on_host_boot(self, context, instance, *args, **kwargs):
@@ -89,17 +95,33 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                                            **kwargs):
         self._cpu.check_destination(instance, src_compute_info)
         disk_mb = self._disk.available_mb()
-        data = super().check_can_live_migrate_destination(
-            context, instance, src_compute_info, *args, **kwargs)
+        with self._vtpm.destination_check(context, instance) as vtpm_check:
+            data = vtpm_check.bind(super().check_can_live_migrate_destination(
+                context, instance, src_compute_info, *args, **kwargs))
         return self._disk.publish(data, disk_mb)
+
+    def check_source_migrate_data_at_dest(self, context, instance,
+                                          *args, **kwargs):
+        data = super().check_source_migrate_data_at_dest(
+            context, instance, *args, **kwargs)
+        self._vtpm.confirm(instance)
+        return data
+
+    def cleanup_live_migration_destination_check(self, context,
+                                                 dest_check_data):
+        super().cleanup_live_migration_destination_check(
+            context, dest_check_data)
+        self._vtpm.end_check(dest_check_data)
 
     @exception.as_precheck_error
     def pre_live_migration(self, context, instance, block_device_info,
                            network_info, disk_info, migrate_data):
         with self._disk.reservation(instance, migrate_data, disk_info):
-            return super().pre_live_migration(
+            data = super().pre_live_migration(
                 context, instance, block_device_info, network_info,
                 disk_info, migrate_data)
+            self._vtpm.define_incoming(context, instance, migrate_data)
+            return data
 
     def post_live_migration_at_destination(self, context, instance,
                                            *args, **kwargs):
@@ -108,6 +130,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                 context, instance, *args, **kwargs)
         finally:
             self._disk.release(instance.uuid, 'migration completed')
+        self._vtpm.incoming_done(instance)
 
     def rollback_live_migration_at_destination(self, context, instance,
                                                *args, **kwargs):
@@ -116,6 +139,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                 context, instance, *args, **kwargs)
         finally:
             self._disk.release(instance.uuid, 'migration rolled back')
+            self._vtpm.rollback_incoming(instance)
 
     # Live migration, source.
 
@@ -123,10 +147,11 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
                                       block_device_info=None):
+        self._vtpm.heal_source(context, instance)
         data = super().check_can_live_migrate_source(
             context, instance, dest_check_data, block_device_info)
         self._disk.check_source(instance, data, block_device_info)
-        return data
+        return self._vtpm.strip(instance, data)
 
     def get_instance_disk_info(self, instance, block_device_info=None):
         return self._disk.annotate(super().get_instance_disk_info(
@@ -138,6 +163,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    *args, **kwargs):
+        self._vtpm.check_cold_migration(context, instance, flavor)
         self._disk.check_cold(
             instance, dest, self.get_host_ip_addr(),
             lambda: self.get_instance_disk_info(instance, block_device_info))
@@ -147,10 +173,21 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def finish_migration(self, context, migration, instance,
                          *args, **kwargs):
+        self._vtpm.define_for_start(context, instance)
         super().finish_migration(context, migration, instance,
                                  *args, **kwargs)
+        self._vtpm.grant_service_user(context, instance)
         self._cpu.record_running_cpu(instance)
 
     def finish_revert_migration(self, context, instance, *args, **kwargs):
+        self._vtpm.define_for_start(context, instance)
         super().finish_revert_migration(context, instance, *args, **kwargs)
         self._cpu.record_running_cpu(instance)
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        super().confirm_migration(context, migration, instance, network_info)
+        self._vtpm.moved_away(instance, migration)
+
+    def destroy(self, context, instance, *args, **kwargs):
+        super().destroy(context, instance, *args, **kwargs)
+        self._vtpm.destroyed(instance)

@@ -1,0 +1,545 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""vTPM secrets move through a real Barbican, never over the message bus.
+
+Real: nova's API, conductor, scheduler, RPC and computes (our driver) and a
+Barbican 23 server with its own policy. Fake: libvirt (fakelibvirt; its
+migration stub fails as libvirt does when the destination lacks the secret)
+and keystone (identity headers, see tests/fixtures/barbican.py).
+
+Servers belong to a normal user of project ``USER_PROJECT``; migrations are
+requested by an admin of another project, as in a real cloud, so only the
+nova service user's grant (or the owner's credentials) can read a secret.
+"""
+
+import json
+import logging
+from urllib import parse
+
+from castellan import key_manager
+import fixtures
+from nova.compute import instance_actions
+from nova.compute import rpcapi as compute_rpcapi
+from nova.compute import task_states
+from nova.conductor import api as conductor_api
+import nova.conf
+from nova import context as nova_context
+from nova import objects
+from nova.objects import migrate_data as migrate_data_obj
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.api import client
+
+from xloud_nova_ext.tests.fixtures import barbican
+from xloud_nova_ext.tests.functional import base
+from xloud_nova_ext.tests import requirements
+from xloud_nova_ext.vtpm import keymgr
+
+CONF = nova.conf.CONF
+DRIVER = 'xloud_nova_ext.virt.libvirt.driver.XloudLibvirtDriver'
+# Methods whose arguments or results carry migrate data between services.
+RPC_METHODS = ('check_can_live_migrate_destination',
+               'check_can_live_migrate_source', 'live_migration',
+               'pre_live_migration', 'rollback_live_migration_at_destination')
+SECRET_ERROR_CODES = ('xloud.vtpm.key_manager_unreachable',
+                      'xloud.vtpm.secret_missing',
+                      'xloud.vtpm.secret_forbidden')
+
+
+def _start_barbican(test):
+    try:
+        return barbican.shared_server()
+    except barbican.BarbicanStartError as e:
+        requirements.require(test, False, 'no Barbican server: %s' % e)
+
+
+class _LogCapture(logging.Handler):
+    """Every record of the test, DEBUG included, formatted with its args."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        try:
+            self.lines.append(self.format(record))
+        except Exception:
+            self.lines.append(repr(record.__dict__))
+
+
+class VTPMTestBase(base.XloudMigrationTestBase):
+    """vTPM servers of a normal user; 'dest' starts after the boot."""
+
+    COMPUTES = ('src',)
+    USER_PROJECT = 'vtpm-owner-project'
+
+    def setUp(self):
+        self.barbican = _start_barbican(self)
+        # These tests are about the vTPM secret; the CPU check has its own.
+        self.flags(cpu_precheck=False, group='xloud')
+        self.flags(swtpm_enabled=True, group='libvirt')
+        self.flags(supported_tpm_secret_security=['user', 'host',
+                                                  'deployment'],
+                   group='libvirt')
+        # What swtpm_enabled checks on a real host (swtpm binaries, users).
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver._check_vtpm_support'))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.virConnect._domain_capability_tpm',
+            fakelibvirt.virConnect._domain_capability_tpm_supported))
+        self.secret_values = []
+        self.migrate_data_seen = []
+        super().setUp()
+        # After nova's logging fixture, which removes earlier handlers.
+        self.logs = _LogCapture()
+        self.useFixture(fixtures.LogHandler(self.logs, nuke_handlers=False))
+        # After nova's TestCase.setUp, which clears attributes at cleanup.
+        self.addCleanup(self._assert_values_nowhere)
+        self.key_manager = self.useFixture(
+            barbican.NovaKeyManagerFixture(self.barbican))
+        self.user_api = self._api('owner', self.USER_PROJECT,
+                                  ['reader', 'member'])
+        # nova's API fixture makes only the user named 'admin' an admin.
+        self.other_admin_api = self._api('admin', 'admin-project',
+                                         ['reader', 'member', 'admin'])
+        self._capture_rpc()
+
+    def _api(self, user, project, roles):
+        api = client.TestOpenStackClient(
+            user, self.api.base_url, project_id=project, roles=roles)
+        api.microversion = 'latest'
+        return api
+
+    def _capture_rpc(self):
+        seen = self.migrate_data_seen
+
+        def record(value):
+            if isinstance(value, migrate_data_obj.LiveMigrateData):
+                # What oslo.messaging's serializer sends.
+                seen.append(value.obj_to_primitive())
+
+        def wrap(name):
+            real = getattr(compute_rpcapi.ComputeAPI, name)
+
+            def wrapper(rpcapi, *args, **kwargs):
+                for value in list(args) + list(kwargs.values()):
+                    record(value)
+                result = real(rpcapi, *args, **kwargs)
+                record(result)
+                return result
+            return wrapper
+
+        for name in RPC_METHODS:
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova.compute.rpcapi.ComputeAPI.' + name, wrap(name)))
+
+    def _migrate_stub(self, domain, destination, params, flags):
+        """As libvirt: a vTPM guest needs its secret on the destination."""
+        dest = self.driver(parse.urlparse(destination).hostname)._host
+        uuid = domain.UUIDString()
+        instance = objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), uuid)
+        if 'vtpm_secret_uuid' in instance.system_metadata:
+            secret = dest.find_secret('vtpm', uuid)
+            if secret is None:
+                raise fakelibvirt.make_libvirtError(
+                    fakelibvirt.libvirtError, 'Secret not found',
+                    error_code=fakelibvirt.VIR_ERR_NO_SECRET,
+                    error_domain=fakelibvirt.VIR_FROM_SECRET)
+        super()._migrate_stub(domain, destination, params, flags)
+
+    # Servers and secrets.
+
+    def boot_vtpm(self, security, host='src'):
+        extra_specs = {'hw:tpm_model': 'tpm-crb', 'hw:tpm_version': '2.0',
+                       'hw:tpm_secret_security': security}
+        flavor_id = self._create_flavor(extra_spec=extra_specs)
+        server = self._create_server(flavor_id=flavor_id, networks='none',
+                                     api=self.user_api)
+        self.assertEqual(host, self.admin_api.get_server(server['id'])[
+            'OS-EXT-SRV-ATTR:host'])
+        if 'dest' not in self.computes:
+            self.start_compute('dest', host_info=self.host_info('dest'))
+        return server
+
+    def instance(self, server):
+        return objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), server['id'])
+
+    def secret_uuid(self, server):
+        return self.instance(server).system_metadata['vtpm_secret_uuid']
+
+    def owner_context(self, project=None):
+        return nova_context.RequestContext(
+            user_id='owner', project_id=project or self.USER_PROJECT,
+            roles=['reader', 'member'])
+
+    def barbican_value(self, server):
+        """The secret's value in Barbican, read as its owner."""
+        km = key_manager.API(CONF)
+        value = km.get(self.owner_context(),
+                       self.secret_uuid(server)).get_encoded()
+        self.secret_values.append(value)
+        return value
+
+    def libvirt_secret(self, host, server):
+        return self.driver(host)._host.find_secret('vtpm', server['id'])
+
+    def assert_secret_on(self, host, server, value):
+        secret = self.libvirt_secret(host, server)
+        self.assertIsNotNone(secret, 'no vTPM secret on %s' % host)
+        self.assertEqual(self.secret_uuid(server), secret.UUIDString())
+        self.assertEqual(value, secret._value)
+
+    def assert_no_secret_on(self, host, server):
+        self.assertIsNone(self.libvirt_secret(host, server),
+                          'vTPM secret left on %s' % host)
+
+    def count_key_manager_reads(self):
+        """The secret UUIDs our code reads from Barbican from now on."""
+        reads = []
+        real = keymgr.KeyManager.read
+
+        def read(km, context, secret_uuid):
+            reads.append(secret_uuid)
+            return real(km, context, secret_uuid)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'xloud_nova_ext.vtpm.keymgr.KeyManager.read', read))
+        return reads
+
+    def break_barbican_endpoint(self):
+        # A port nothing listens on: the server keeps running for the
+        # other tests of this process.
+        self.flags(barbican_endpoint='http://127.0.0.1:9', group='barbican')
+
+    def _assert_values_nowhere(self):
+        """Secret values in no log line, RPC payload or action event."""
+        self.assertTrue(self.logs.lines, 'the log capture saw nothing')
+        texts = {'logs': '\n'.join(self.logs.lines),
+                 'migrate data over RPC': json.dumps(self.migrate_data_seen,
+                                                     default=str)}
+        for value in self.secret_values:
+            for where, text in texts.items():
+                self.assertNotIn(value.decode(), text,
+                                 'the vTPM secret value is in the %s' % where)
+
+    # Requests.
+
+    def live_migrate_as(self, api, server, host='dest'):
+        api.post_server_action(server['id'], {'os-migrateLive': {
+            'host': host, 'block_migration': 'auto'}})
+        return self.wait_for_migration(
+            server, 'live-migration', ('completed', 'error', 'failed'))
+
+    def assert_vtpm_refused(self, server, migration, code):
+        events = self.assert_refused(server, 'src', migration, code)
+        self.assertIn(server['id'], self.domains_on('src'))
+        self.assertNotIn(server['id'], self.domains_on('dest'))
+        self.assert_no_secret_on('dest', server)
+        # The refusal says why and what fixes it.
+        details = ' '.join(e.get('details') or '' for e in events)
+        self.assertIn(' Fix: ', details)
+        return details
+
+    def assert_no_value_crossed_rpc(self, server):
+        self.assertTrue(self.migrate_data_seen)
+        for data in self.migrate_data_seen:
+            fields = data['nova_object.data']
+            self.assertIsNone(fields.get('vtpm_secret_value'), fields)
+            # nova sends the UUID in 'host' mode, None in the others.
+            self.assertIn(fields.get('vtpm_secret_uuid'),
+                          (None, self.secret_uuid(server)))
+
+
+class HostModeLiveMigrationTest(VTPMTestBase):
+    """``host`` secrets: what the nova 34 API lets live-migrate."""
+
+    def test_secret_moves_through_barbican_not_rpc(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+        self.assert_secret_on('src', server, value)
+        reads = self.count_key_manager_reads()
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assert_secret_on('dest', server, value)
+        self.assert_no_secret_on('src', server)
+        self.assert_no_value_crossed_rpc(server)
+        # One key-manager read for the whole migration (the pre-check's).
+        self.assertEqual(1, len(reads))
+
+    def test_rpc_transport_keeps_upstream_behaviour(self):
+        self.flags(vtpm_secret_transport='rpc', group='xloud')
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assert_secret_on('dest', server, value)
+        self.assert_no_secret_on('src', server)
+        # Upstream sends the value in the migrate data; this also shows
+        # that the RPC capture of the other tests sees it when it is there.
+        values = [d['nova_object.data'].get('vtpm_secret_value')
+                  for d in self.migrate_data_seen]
+        self.assertIn(value.decode(), values)
+        # And nova 34 logs it at DEBUG: LiveMigrateData's repr does not mask
+        # SensitiveStringField values ("source check data is ...").
+        logged = [line for line in self.logs.lines
+                  if value.decode() in line]
+        self.assertTrue(logged)
+        self.assertIn('vtpm_secret_value=', logged[0])
+        # Both found as expected: not a failure of this test.
+        self.secret_values.remove(value)
+
+    def test_barbican_unreachable_is_refused_before_copying(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+        self.break_barbican_endpoint()
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        details = self.assert_vtpm_refused(
+            server, migration, 'xloud.vtpm.key_manager_unreachable')
+        self.assertIn('barbican_endpoint', details)
+        self.assert_secret_on('src', server, value)
+        self.assertFalse(getattr(self, 'migrate_stub_ran', False))
+
+    def test_secret_deleted_in_barbican_is_refused(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+        key_manager.API(CONF).delete(self.owner_context(),
+                                     self.secret_uuid(server))
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        self.assert_vtpm_refused(server, migration,
+                                 'xloud.vtpm.secret_missing')
+        self.assert_secret_on('src', server, value)
+
+    def test_other_project_without_grant_is_refused(self):
+        self.flags(vtpm_grant_service_user=False, group='xloud')
+        server = self.boot_vtpm('host')
+        self.barbican_value(server)
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        details = self.assert_vtpm_refused(server, migration,
+                                           'xloud.vtpm.secret_forbidden')
+        self.assertIn("('host' mode). Fix: Let the owner hard-reboot it",
+                      details)
+        self.assertIn('tried: the nova service user, the requester',
+                      '\n'.join(self.logs.lines))
+
+    def test_owner_hard_reboot_grants_then_migration_works(self):
+        self.flags(vtpm_grant_service_user=False, group='xloud')
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+        self.flags(vtpm_grant_service_user=True, group='xloud')
+        self._reboot_server(server, hard=True, api=self.user_api)
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assert_secret_on('dest', server, value)
+
+    def test_source_that_lost_its_secret_still_migrates(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+        self.driver('src')._host.delete_secret('vtpm', server['id'])
+
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assert_secret_on('dest', server, value)
+        self.assert_no_secret_on('src', server)
+        self.assert_no_value_crossed_rpc(server)
+
+    def test_failed_migration_leaves_no_secret_on_destination(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+
+        def fail_after_start(domain, destination, params, flags):
+            # The guest started on 'dest', then the migration failed.
+            self.driver('dest')._host.get_connection().createXML(
+                params['destination_xml'], 0)
+            domain.fail_job()
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
+            fail_after_start))
+        migration = self.live_migrate_as(self.other_admin_api, server)
+
+        self.assertEqual('failed', migration['status'])
+        self.notifier.wait_for_versioned_notifications(
+            'instance.live_migration_rollback_dest.end')
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assert_secret_on('src', server, value)
+        self.assert_no_secret_on('dest', server)
+
+
+class ColdMigrationTest(VTPMTestBase):
+    """Cold migration by an admin of another project (per mode)."""
+
+    def migrate_as(self, api, server):
+        api.post_server_action(server['id'], {'migrate': {'host': 'dest'}})
+        return self.wait_for_migration(
+            server, 'migration', ('finished', 'error', 'failed'))
+
+    def assert_running_on(self, host, server):
+        self.assertIn(server['id'], self.domains_on(host))
+
+    def test_user_secret_is_refused_before_the_guest_stops(self):
+        server = self.boot_vtpm('user')
+
+        migration = self.migrate_as(self.other_admin_api, server)
+
+        self.assertEqual('error', migration['status'])
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assert_running_on('src', server)
+        event = self._wait_for_instance_action_event(
+            server, 'migrate', 'compute_resize_instance', 'Error')
+        self.assertIn('[xloud.vtpm.secret_forbidden]', event['details'])
+        self.assertIn("Only the owner's project may read", event['details'])
+
+    def test_upstream_fails_late_for_a_user_secret(self):
+        """The finding behind the refusal above, with our code off (rpc).
+
+        nova 34 powers the guest off and copies it, then the destination's
+        finish_migration cannot read the 'user' secret with the admin's
+        credentials (Barbican 403): ERROR, guest stopped.
+        """
+        self.flags(vtpm_secret_transport='rpc', group='xloud')
+        server = self.boot_vtpm('user')
+
+        self.other_admin_api.post_server_action(
+            server['id'], {'migrate': {'host': 'dest'}})
+        server = self._wait_for_state_change(server, 'ERROR')
+
+        self.assertNotIn(server['id'], self.domains_on('src'))
+        self.assertNotIn(server['id'], self.domains_on('dest'))
+        event = self._wait_for_instance_action_event(
+            server, 'migrate', 'compute_finish_resize', 'Error')
+        self.assertIn('Forbidden', event['details'])
+
+    def test_host_secret_moves_and_leaves_nothing_behind(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+
+        migration = self.migrate_as(self.other_admin_api, server)
+
+        self.assertEqual('finished', migration['status'])
+        self.assert_secret_on('dest', server, value)
+        self.assert_running_on('dest', server)
+        self.api.post_server_action(server['id'], {'confirmResize': None})
+        self.wait_for_migration(server, 'migration', ('confirmed',))
+        self.assert_no_secret_on('src', server)
+        self.assert_secret_on('dest', server, value)
+
+    def test_reverted_host_secret_leaves_nothing_on_destination(self):
+        server = self.boot_vtpm('host')
+        value = self.barbican_value(server)
+        self.migrate_as(self.other_admin_api, server)
+
+        self.other_admin_api.post_server_action(server['id'],
+                                                {'revertResize': None})
+        self.wait_for_migration(server, 'migration', ('reverted',))
+        self._wait_for_state_change(server, 'ACTIVE')
+
+        self.assert_running_on('src', server)
+        self.assert_secret_on('src', server, value)
+        self.assert_no_secret_on('dest', server)
+
+    def test_barbican_unreachable_is_refused_before_the_guest_stops(self):
+        server = self.boot_vtpm('host')
+        self.break_barbican_endpoint()
+
+        migration = self.migrate_as(self.other_admin_api, server)
+
+        self.assertEqual('error', migration['status'])
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assert_running_on('src', server)
+        event = self._wait_for_instance_action_event(
+            server, 'migrate', 'compute_resize_instance', 'Error')
+        self.assertIn('[xloud.vtpm.key_manager_unreachable]',
+                      event['details'])
+
+
+class DeploymentModeTest(VTPMTestBase):
+    """``deployment`` secrets belong to the nova service user."""
+
+    def service_value(self, server):
+        km = key_manager.API(CONF)
+        value = km.get(self.key_manager.service_context(),
+                       self.secret_uuid(server)).get_encoded()
+        self.secret_values.append(value)
+        return value
+
+    def live_migrate_past_the_api(self, server, host='dest'):
+        """What the API would do if nova 34 allowed it for this mode."""
+        ctxt = nova_context.RequestContext(
+            user_id='admin', project_id='admin-project',
+            roles=['reader', 'member', 'admin'], is_admin=True)
+        instance = objects.Instance.get_by_uuid(ctxt, server['id'])
+        request_spec = objects.RequestSpec.get_by_instance_uuid(
+            ctxt, server['id'])
+        instance.task_state = task_states.MIGRATING
+        instance.save(expected_task_state=[None])
+        objects.InstanceAction.action_start(
+            ctxt, server['id'], instance_actions.LIVE_MIGRATION,
+            want_result=False)
+        conductor_api.ComputeTaskAPI().live_migrate_instance(
+            ctxt, instance, host, block_migration=False,
+            disk_over_commit=None, request_spec=request_spec, async_=True)
+        return self.wait_for_migration(
+            server, 'live-migration', ('completed', 'error', 'failed'))
+
+    def test_api_refuses_live_migration(self):
+        server = self.boot_vtpm('deployment')
+        err = self.assertRaises(
+            client.OpenStackApiException, self.other_admin_api.
+            post_server_action, server['id'],
+            {'os-migrateLive': {'host': 'dest', 'block_migration': 'auto'}})
+        self.assertEqual(400, err.response.status_code)
+
+    def test_driver_side_of_live_migration(self):
+        server = self.boot_vtpm('deployment')
+        value = self.service_value(server)
+        secret_uuid = self.secret_uuid(server)
+
+        migration = self.live_migrate_past_the_api(server)
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assert_no_value_crossed_rpc(server)
+        # Defined for the incoming guest (the stub checks it), then
+        # undefined as nova does for non-host modes once the guest runs.
+        self.assert_no_secret_on('dest', server)
+        removed = self.driver('dest')._host.get_connection()._removed_secrets
+        self.assertEqual(value, removed[secret_uuid]._value)
+        self.assertTrue(removed[secret_uuid]._private)
+
+    def test_cold_migration_by_other_project_admin(self):
+        server = self.boot_vtpm('deployment')
+        self.service_value(server)
+
+        self.other_admin_api.post_server_action(
+            server['id'], {'migrate': {'host': 'dest'}})
+        migration = self.wait_for_migration(
+            server, 'migration', ('finished', 'error', 'failed'))
+
+        self.assertEqual('finished', migration['status'])
+        self.assertIn(server['id'], self.domains_on('dest'))
+        self.assert_no_secret_on('dest', server)
