@@ -50,6 +50,7 @@ from oslo_utils import units
 
 import nova.conf
 
+from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
 from xloud_nova_ext.disk import need as need_mod
 from xloud_nova_ext.disk import reservations
 from xloud_nova_ext.disk import space
