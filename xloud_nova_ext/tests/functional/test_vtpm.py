@@ -246,6 +246,13 @@ class VTPMTestBase(base.XloudMigrationTestBase):
         self.assertIn(server['id'], self.domains_on('src'))
         self.assertNotIn(server['id'], self.domains_on('dest'))
         self.assert_no_secret_on('dest', server)
+        # Refused by the destination's pre-check: nothing was prepared there.
+        refused_by = [e['event'] for e in events
+                      if code in (e.get('details') or '')]
+        self.assertEqual(['compute_check_can_live_migrate_destination'],
+                         refused_by, events)
+        self.assertNotIn('compute_pre_live_migration',
+                         [e['event'] for e in events])
         # The refusal says why and what fixes it.
         details = ' '.join(e.get('details') or '' for e in events)
         self.assertIn(' Fix: ', details)
