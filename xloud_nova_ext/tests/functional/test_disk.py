@@ -31,6 +31,7 @@ import shlex
 import threading
 
 import fixtures
+from nova import context as nova_context
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
 from nova.virt.libvirt import driver as libvirt_driver
@@ -234,6 +235,26 @@ class BlockMigrationPreflightTest(DiskPreflightTestBase):
             server, 'xloud.disk.info_invalid')
         self.assertIn('disk_size of %s is -1, not a size in bytes'
                       % self.disks.disks[server['id']][0]['path'], details)
+
+    def test_periodic_task_releases_what_a_silent_migration_left(self):
+        """A reservation whose migration ended unseen does not leak."""
+        server = self.boot_with_disks('src')
+        self.fs['dest'].free_bytes = FULL_NEED
+        # As if the source had died after the destination's
+        # pre_live_migration: the reservation is there, nobody releases it.
+        self.guard('dest').ledger.reserve(
+            server['id'], [('/x/disk', FULL_NEED)], 0, lambda *a: None,
+            self.fs['dest'].allocated)
+        self.assertEqual(0, self.guard('dest').available_mb())
+        # The server is ACTIVE on its source, not migrating: nova's own
+        # periodic resource update (real database) drops the reservation.
+        self.computes['dest'].manager.update_available_resource(
+            nova_context.get_admin_context())
+        self.assert_nothing_reserved()
+        self.assertIn('that migration is over but this host was not told',
+                      self.log_text())
+        migration = self.live_migrate(server, host='dest')
+        self.assert_migrated(server, 'src', 'dest', migration)
 
     def test_preflight_off_lets_nova_copy(self):
         self.flags(block_migration_disk_preflight=False, group='xloud')
