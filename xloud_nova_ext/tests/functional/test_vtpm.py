@@ -84,8 +84,6 @@ class VTPMTestBase(base.XloudMigrationTestBase):
 
     def setUp(self):
         self.barbican = _start_barbican(self)
-        # These tests are about the vTPM secret; the CPU check has its own.
-        self.flags(cpu_precheck=False, group='xloud')
         self.flags(swtpm_enabled=True, group='libvirt')
         self.flags(supported_tpm_secret_security=['user', 'host',
                                                   'deployment'],
