@@ -96,6 +96,7 @@ class VTPMTestBase(base.XloudMigrationTestBase):
             fakelibvirt.virConnect._domain_capability_tpm_supported))
         self.secret_values = []
         self.migrate_data_seen = []
+        self.servers = []
         super().setUp()
         # After nova's logging fixture, which removes earlier handlers.
         self.logs = _LogCapture()
@@ -167,6 +168,7 @@ class VTPMTestBase(base.XloudMigrationTestBase):
             'OS-EXT-SRV-ATTR:host'])
         if 'dest' not in self.computes:
             self.start_compute('dest', host_info=self.host_info('dest'))
+        self.servers.append(server)
         return server
 
     def instance(self, server):
@@ -225,11 +227,20 @@ class VTPMTestBase(base.XloudMigrationTestBase):
         self.assertTrue(self.logs.lines, 'the log capture saw nothing')
         texts = {'logs': '\n'.join(self.logs.lines),
                  'migrate data over RPC': json.dumps(self.migrate_data_seen,
-                                                     default=str)}
+                                                     default=str),
+                 'instance action events': json.dumps(
+                     [self.all_events(server) for server in self.servers])}
         for value in self.secret_values:
             for where, text in texts.items():
-                self.assertNotIn(value.decode(), text,
+                # Not assertNotIn: it would print the whole haystack.
+                self.assertFalse(value.decode() in text,
                                  'the vTPM secret value is in the %s' % where)
+
+    def all_events(self, server):
+        api = self.admin_api
+        return [api.get_instance_action_details(server['id'],
+                                                action['request_id'])
+                for action in api.get_instance_actions(server['id'])]
 
     # Requests.
 
