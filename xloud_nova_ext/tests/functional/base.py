@@ -148,11 +148,13 @@ class XloudMigrationTestBase(
 
     def live_migrate(self, server, host=None, block_migration='auto'):
         """POST os-migrateLive; returns when the migration record settles."""
+        known = [m['id'] for m in self.migrations_of(server)]
         started = time.monotonic()
         self.api.post_server_action(server['id'], {'os-migrateLive': {
             'host': host, 'block_migration': block_migration}})
         migration = self.wait_for_migration(
-            server, 'live-migration', ('completed', 'error', 'failed'))
+            server, 'live-migration', ('completed', 'error', 'failed'),
+            after_id=max(known, default=0))
         migration['duration_s'] = time.monotonic() - started
         return migration
 
@@ -165,11 +167,18 @@ class XloudMigrationTestBase(
         return sorted(migrations, key=lambda m: m['id'])
 
     def wait_for_migration(self, server, migration_type, statuses,
-                           timeout=30.0):
+                           timeout=30.0, after_id=0):
+        """The server's newest record once it is in one of ``statuses``.
+
+        Only records newer than ``after_id`` count, so that a second
+        migration of the same server never returns the first one's record.
+        """
         deadline = time.monotonic() + timeout
         latest = None
         while time.monotonic() < deadline:
-            migrations = self.migrations_of(server, migration_type)
+            migrations = [m for m in self.migrations_of(server,
+                                                        migration_type)
+                          if m['id'] > after_id]
             if migrations:
                 latest = migrations[-1]
                 if latest['status'] in statuses:
