@@ -31,6 +31,7 @@ import time
 from urllib import parse
 
 import fixtures
+from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
@@ -59,6 +60,25 @@ class LocalStorage(fixtures.Fixture):
 def _power_off_without_copy(driver, context, instance, *args, **kwargs):
     driver.power_off(instance)
     return '{}'
+
+
+class SwtpmHosts(fixtures.Fixture):
+    """Computes that offer vTPM, as hosts with swtpm installed do.
+
+    Use before the computes start: they report their TPM traits at start.
+    """
+
+    def _setUp(self):
+        self.useFixture(nova_fixtures.ConfPatcher(
+            swtpm_enabled=True,
+            supported_tpm_secret_security=['user', 'host', 'deployment'],
+            group='libvirt'))
+        # What swtpm_enabled checks on a real host (swtpm binaries, users).
+        self.useFixture(fixtures.MockPatch(
+            PARENT + '._check_vtpm_support'))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.virConnect._domain_capability_tpm',
+            fakelibvirt.virConnect._domain_capability_tpm_supported))
 
 
 def _managed_save_remove(domain, flags=0):

@@ -84,16 +84,7 @@ class VTPMTestBase(base.XloudMigrationTestBase):
 
     def setUp(self):
         self.barbican = _start_barbican(self)
-        self.flags(swtpm_enabled=True, group='libvirt')
-        self.flags(supported_tpm_secret_security=['user', 'host',
-                                                  'deployment'],
-                   group='libvirt')
-        # What swtpm_enabled checks on a real host (swtpm binaries, users).
-        self.useFixture(fixtures.MockPatch(
-            'nova.virt.libvirt.driver.LibvirtDriver._check_vtpm_support'))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.libvirt.virConnect._domain_capability_tpm',
-            fakelibvirt.virConnect._domain_capability_tpm_supported))
+        self.useFixture(base.SwtpmHosts())
         self.secret_values = []
         self.migrate_data_seen = []
         self.servers = []
