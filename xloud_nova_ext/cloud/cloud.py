@@ -26,6 +26,7 @@ import tempfile
 from xloud_nova_ext.cloud import keystone as keystone_mod
 from xloud_nova_ext.cloud import process
 from xloud_nova_ext.cloud import tempest_workspace
+from xloud_nova_ext.tests.fixtures import barbican
 
 COMPUTES = ('cmp1', 'cmp2', 'cmp3')
 
@@ -39,7 +40,9 @@ SCENARIO_OPTIONS = {
     'compute-feature-enabled': {
         'block_migration_for_live_migration': True,
         'can_migrate_between_any_hosts': False,
+        'vtpm_live_migration': True,
     },
+    'service_available': {'barbican': True},
     'xloud_migration': {
         'shared_storage_live_migration': True,
         'block_migration_dest_host': 'cmp3',
@@ -60,6 +63,7 @@ class EmbeddedCloud:
         self.progress = progress
         self.services = []
         self.keystone = None
+        self.barbican = None
         self.tempest = None
         self.urls = {}
 
@@ -82,10 +86,22 @@ class EmbeddedCloud:
             'compute': 'http://127.0.0.1:%d/v2.1' % ports['nova'],
             'network': 'http://127.0.0.1:%d' % ports['network'],
         }
+        self.progress('starting Barbican (sqlite, simple_crypto, keystone '
+                      'authtoken) ...')
+        self.barbican = barbican.BarbicanServer(keystone=(
+            self.keystone.url, keystone_mod.SERVICE_PASSWORD))
+        try:
+            self.barbican.start()
+        except barbican.BarbicanStartError as e:
+            raise process.ServiceError('Barbican failed to start: %s' % e)
+        self.urls['key-manager'] = self.barbican.endpoint
+
         self.progress('seeding keystone: admin, demo, service users, '
                       'catalog ...')
-        self.keystone.seed({'compute': ('nova', self.urls['compute']),
-                            'network': ('neutron', self.urls['network'])})
+        self.keystone.seed({
+            'compute': ('nova', self.urls['compute']),
+            'network': ('neutron', self.urls['network']),
+            'key-manager': ('barbican', self.urls['key-manager'])})
 
         self.progress('starting the network API stub on port %d ...'
                       % ports['network'])
@@ -101,6 +117,7 @@ class EmbeddedCloud:
             'workdir': self.workdir,
             'port': ports['nova'],
             'keystone_url': self.keystone.url,
+            'barbican_url': self.urls['key-manager'],
             'service_password': keystone_mod.SERVICE_PASSWORD,
             'ready_file': os.path.join(self.workdir, 'nova.ready'),
         }
@@ -122,6 +139,9 @@ class EmbeddedCloud:
         for service in reversed(self.services):
             service.stop()
         self.services = []
+        if self.barbican:
+            self.barbican.stop()
+            self.barbican = None
         if self.own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

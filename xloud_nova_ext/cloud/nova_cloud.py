@@ -24,7 +24,12 @@ local disks (block migration). All fake computes really share one
 directory, so the driver's shared-storage probe is answered per host pair.
 """
 
+from keystoneauth1 import loading as ks_loading
+import nova.conf
+
 from xloud_nova_ext.tests.functional import base
+
+CONF = nova.conf.CONF
 
 DEFAULT_STORAGE = {'cmp1': 'shared-a', 'cmp2': 'shared-a', 'cmp3': 'local-3'}
 
@@ -45,10 +50,31 @@ class NovaCloud(base.XloudMigrationTestBase):
         """Unused: nova_server serves the cloud instead of running a test."""
 
     def setUp(self):
+        # vTPM: computes with swtpm, keys in the real Barbican, read with
+        # the requester's keystone token or as the nova service user.
+        self.useFixture(base.SwtpmHosts())
+        self._use_key_manager()
         super().setUp()
         self._probe_files = {}
         for hostname in self.COMPUTES:
             self._answer_storage_probe(hostname)
+
+    def _use_key_manager(self):
+        keystone = self.config['keystone_url']
+        # castellan registers [barbican]; the password plugin's options of
+        # [service_user] are registered when keystoneauth loads them.
+        from castellan import options as castellan_options
+        castellan_options.set_defaults(CONF)
+        CONF.register_opts(ks_loading.get_auth_plugin_conf_options(
+            'password'), group='service_user')
+        self.flags(backend='barbican', group='key_manager')
+        self.flags(barbican_endpoint=self.config['barbican_url'],
+                   auth_endpoint=keystone, group='barbican')
+        self.flags(send_service_user_token=True, auth_type='password',
+                   auth_url=keystone, username='nova',
+                   password=self.config['service_password'],
+                   project_name='service', user_domain_id='default',
+                   project_domain_id='default', group='service_user')
 
     def _answer_storage_probe(self, hostname):
         """Answer nova's shared-storage probe from the storage groups.

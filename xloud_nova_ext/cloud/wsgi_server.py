@@ -16,19 +16,18 @@
 ``python -m xloud_nova_ext.cloud.wsgi_server module:attribute PORT`` imports
 the application and serves it with a threaded ``wsgiref`` server until
 SIGTERM. keystone and Barbican ship WSGI applications but no server; the
-standard library one is enough for a test cloud on loopback.
+standard library one is enough for a test cloud on loopback. One request at
+a time: the services here keep their data in sqlite, which takes one writer
+at a time ("database is locked" otherwise).
 """
 
 import importlib
 import signal
-import socketserver
 import sys
 from wsgiref import simple_server
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn,
-                       simple_server.WSGIServer):
-    daemon_threads = True
+class _Server(simple_server.WSGIServer):
     allow_reuse_address = True
 
 
@@ -52,7 +51,7 @@ def main(argv=None):
     del sys.argv[1:]
     app = load(spec)
     server = simple_server.make_server(
-        '127.0.0.1', int(port), app, server_class=_ThreadingServer,
+        '127.0.0.1', int(port), app, server_class=_Server,
         handler_class=_QuietHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
