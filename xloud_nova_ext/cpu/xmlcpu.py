@@ -275,11 +275,12 @@ def from_vcpu_model(vcpu_model):
 
 
 # libvirt's VIR_ERR_CPU_INCOMPATIBLE texts (src/cpu/cpu_x86.c). The feature
-# lists are comma separated.
+# lists are comma separated and run to the end of the line; names may
+# contain dots (sse4.2).
 _INCOMPATIBLE_PREFIX = re.compile(
     r'^.*?the CPU is incompatible with host CPU:\s*', re.S)
-_MISSING = re.compile(r'does not provide required features:\s*([^.;\n]+)')
-_FORBIDDEN = re.compile(r'provides forbidden features:\s*([^.;\n]+)')
+_MISSING = re.compile(r'does not provide required features:\s*([^;\n]+)')
+_FORBIDDEN = re.compile(r'provides forbidden features:\s*([^;\n]+)')
 
 
 def parse_incompatibility(message):

@@ -16,8 +16,6 @@ The computes run XloudLibvirtDriver on fakelibvirt hosts whose CPUs differ
 (:mod:`xloud_nova_ext.tests.fixtures.fake_cpu`); everything else is nova.
 """
 
-import time
-
 from nova import context as nova_context
 from nova import objects
 
@@ -42,24 +40,6 @@ class CPUTestBase(fake_cpu.FakeCPUHostsMixin, base.XloudMigrationTestBase):
         super()._setup_compute_service()
         if self.LIBVIRT_FLAGS:
             self.flags(group='libvirt', **self.LIBVIRT_FLAGS)
-
-    def live_migrate(self, server, host=None, block_migration='auto'):
-        """The base helper, safe for a second migration of one server.
-
-        The base helper returns the newest record once it is final, which
-        right after the POST can still be the previous migration's.
-        """
-        before = len(self.migrations_of(server, 'live-migration'))
-        self.api.post_server_action(server['id'], {'os-migrateLive': {
-            'host': host, 'block_migration': block_migration}})
-        for _ in range(300):
-            migrations = self.migrations_of(server, 'live-migration')
-            if (len(migrations) > before and migrations[-1]['status'] in
-                    ('completed', 'error', 'failed')):
-                return migrations[-1]
-            time.sleep(0.1)
-        self.fail('no new final live migration of %s: %s'
-                  % (server['id'], migrations))
 
     def recorded_cpu(self, server):
         ctxt = nova_context.get_admin_context()

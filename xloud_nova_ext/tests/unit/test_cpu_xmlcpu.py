@@ -61,7 +61,8 @@ DOMAIN = """<domain type='qemu'><name>g</name>
 </domain>"""
 
 INCOMPATIBLE = ('the CPU is incompatible with host CPU: Host CPU does not '
-                'provide required features: vme, pcid, x2apic, tsc-deadline')
+                'provide required features: vme, pcid, x2apic, tsc-deadline, '
+                'sse4.2')
 
 
 class ReadTest(testtools.TestCase):
@@ -214,7 +215,8 @@ class IncompatibilityTextTest(testtools.TestCase):
     def test_missing_features(self):
         missing, forbidden, detail = xmlcpu.parse_incompatibility(
             INCOMPATIBLE)
-        self.assertEqual(['vme', 'pcid', 'x2apic', 'tsc-deadline'], missing)
+        self.assertEqual(['vme', 'pcid', 'x2apic', 'tsc-deadline', 'sse4.2'],
+                         missing)
         self.assertEqual([], forbidden)
         self.assertTrue(detail.startswith('Host CPU does not provide'))
 

@@ -1,0 +1,257 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What the baseline tool reads: files of host CPUs and libvirt hosts.
+
+Each input becomes one or more :class:`HostCPU`: a host name, where it came
+from (for error messages), its CPU as a :class:`~.xmlcpu.CPUDef` and, when
+the input says so, which CPU models that host's libvirt finds usable.
+
+Inputs:
+
+* ``virsh domcapabilities`` XML: the host-model CPU (what the hypervisor
+  offers guests, with ``disable`` features) and the usable models;
+* ``virsh capabilities`` XML, or a bare ``<cpu>``: the host CPU;
+* JSON of nova hypervisors (``openstack hypervisor show -f json``, the
+  os-hypervisors API's ``{"hypervisor": ...}`` or ``{"hypervisors": [...]}``,
+  or a list of them): their ``cpu_info``, whose ``xloud_host_model`` (added
+  by our driver) is preferred to the host CPU;
+* a libvirt URI: the host's domain capabilities, and its connection, so
+  that its own libvirt judges each candidate model.
+
+Identical files are parsed once: a cluster has many identical hosts.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import threading
+
+from xloud_nova_ext.cpu import compare
+from xloud_nova_ext.cpu import xmlcpu
+from xloud_nova_ext import exception
+
+
+@dataclasses.dataclass
+class HostCPU:
+    name: str
+    source: str
+    cpu: xmlcpu.CPUDef
+    #: {model: usable} from the host's domain capabilities, if known.
+    usable: dict = None
+    #: An open libvirt connection to the host (URI inputs only).
+    conn: object = None
+    virt_type: str = None
+
+    @property
+    def arch(self):
+        return self.cpu.arch
+
+
+def input_error(source, detail):
+    return exception.BaselineInputError(source=source, detail=detail)
+
+
+_EVENT_LOOP = threading.Lock()
+_event_loop_started = []
+
+
+def _native_threading():
+    # Under eventlet (nova's services and tests) threading is green, and a
+    # green thread blocked in libvirt's poll() would stop the process; use
+    # a real thread, as nova's Host does for its libvirt event loop.
+    try:
+        from eventlet import patcher
+    except ImportError:
+        return threading
+    return patcher.original('threading')
+
+
+def _start_event_loop(libvirt):
+    # An embedded driver (qemu:///embed) needs an event loop in this
+    # process; register it once, before the first connection.
+    with _EVENT_LOOP:
+        if _event_loop_started:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run():
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        _native_threading().Thread(target=run, name='libvirt-events',
+                                   daemon=True).start()
+        _event_loop_started.append(True)
+
+
+def open_connection(uri):
+    """A libvirt connection to ``uri``: read-only, except embedded ones."""
+    if uri.startswith('qemu:///embed'):
+        # The embedded driver logs its start-up chatter (and benign errors
+        # of its own probing) to stderr; API errors still reach us.
+        os.environ.setdefault('LIBVIRT_LOG_OUTPUTS', '1:file:/dev/null')
+    libvirt = compare.libvirt_module()
+    # libvirt prints every error to stderr by default; we report them.
+    libvirt.registerErrorHandler(lambda ctxt, err: None, None)
+    try:
+        if uri.startswith('qemu:///embed'):
+            _start_event_loop(libvirt)
+            return libvirt.open(uri)
+        return libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as e:
+        raise input_error(uri, 'cannot connect: %s' % _one_line(e))
+
+
+def default_virt_type(caps_root, arch):
+    """kvm when this host's libvirt offers it for ``arch``, else qemu."""
+    for guest in caps_root.iterfind('guest'):
+        if guest.find('arch') is not None and \
+                guest.find('arch').get('name') == arch:
+            if guest.find("arch/domain[@type='kvm']") is not None:
+                return 'kvm'
+    return 'qemu'
+
+
+def read_uri(uri, virt_type=None):
+    """The host behind a libvirt URI (its connection stays open)."""
+    conn = open_connection(uri)
+    libvirt = compare.libvirt_module()
+    try:
+        caps = xmlcpu.parse_xml(conn.getCapabilities())
+        arch = caps.findtext('host/cpu/arch')
+        virt_type = virt_type or default_virt_type(caps, arch)
+        domcaps = xmlcpu.parse_xml(conn.getDomainCapabilities(
+            None, arch, None, virt_type, 0))
+        name = conn.getHostname()
+    except (libvirt.libvirtError, xmlcpu.CPUDefError) as e:
+        raise input_error(uri, _one_line(e))
+    cpu = xmlcpu.host_model(domcaps)
+    if cpu is None:
+        raise input_error(uri, 'libvirt offers no host-model CPU for %s '
+                               '(virt type %s)' % (arch, virt_type))
+    return HostCPU(name=name, source=uri, cpu=cpu.replace(arch=arch),
+                   usable=xmlcpu.usable_models(domcaps), conn=conn,
+                   virt_type=virt_type)
+
+
+class FileReader(object):
+    """Reads input files; identical contents are parsed once."""
+
+    def __init__(self):
+        self._parsed = {}
+
+    def read(self, path):
+        source = '<stdin>' if path == '-' else path
+        try:
+            if path == '-':
+                data = sys.stdin.buffer.read()
+            else:
+                with open(path, 'rb') as f:
+                    data = f.read()
+        except OSError as e:
+            raise input_error(source, 'cannot read: %s' % (e.strerror or e))
+        digest = hashlib.sha1(data).digest()
+        if digest not in self._parsed:
+            self._parsed[digest] = parse_bytes(data, source)
+        default = os.path.splitext(os.path.basename(source))[0]
+        return [dataclasses.replace(h, name=h.name or default, source=(
+            source + h.source)) for h in self._parsed[digest]]
+
+
+def parse_bytes(data, source):
+    """HostCPUs from one input's bytes; names may be empty (file name)."""
+    head = data.lstrip()[:1]
+    try:
+        if head == b'<':
+            return [_from_xml(xmlcpu.parse_xml(data))]
+        if head in (b'{', b'['):
+            return _from_json(data)
+    except xmlcpu.CPUDefError as e:
+        raise input_error(source, str(e))
+    except _JSONInputError as e:
+        raise input_error(source + e.where, e.detail)
+    raise input_error(source, 'neither XML nor JSON')
+
+
+def _from_xml(root):
+    if root.tag == 'domainCapabilities':
+        cpu = xmlcpu.host_model(root)
+        if cpu is None:
+            raise xmlcpu.CPUDefError('domain capabilities without a '
+                                     'host-model CPU')
+        return HostCPU(name='', source='', cpu=cpu,
+                       usable=xmlcpu.usable_models(root),
+                       virt_type=root.findtext('domain'))
+    if root.tag == 'capabilities':
+        elem = root.find('host/cpu')
+    elif root.tag == 'cpu':
+        elem = root
+    else:
+        raise xmlcpu.CPUDefError(
+            '<%s> is not a capabilities, domain capabilities or cpu '
+            'document' % root.tag)
+    if elem is None or not elem.findtext('model'):
+        raise xmlcpu.CPUDefError('no CPU model in the host <cpu>')
+    return HostCPU(name='', source='', cpu=xmlcpu.from_element(elem))
+
+
+class _JSONInputError(Exception):
+    def __init__(self, where, detail):
+        super().__init__(detail)
+        self.where, self.detail = where, detail
+
+
+def _from_json(data):
+    try:
+        doc = json.loads(data)
+    except ValueError as e:
+        raise _JSONInputError('', 'malformed JSON: %s' % e)
+    if isinstance(doc, dict) and 'hypervisors' in doc:
+        doc = doc['hypervisors']
+    elif isinstance(doc, dict) and 'hypervisor' in doc:
+        doc = [doc['hypervisor']]
+    elif isinstance(doc, dict):
+        doc = [doc]
+    if not isinstance(doc, list) or not doc:
+        raise _JSONInputError('', 'no hypervisors in the JSON')
+    return [_from_hypervisor(entry, '[%d]' % i if len(doc) > 1 else '')
+            for i, entry in enumerate(doc)]
+
+
+def _from_hypervisor(entry, where):
+    if not isinstance(entry, dict):
+        raise _JSONInputError(where, 'a hypervisor is not a JSON object')
+    name = str(entry.get('hypervisor_hostname') or
+               entry.get('Hypervisor Hostname') or
+               (entry.get('service') or {}).get('host', '') or '')
+    info = entry.get('cpu_info')
+    if info is None:
+        raise _JSONInputError(where, (
+            'hypervisor %s has no cpu_info (compute API microversion 2.88 '
+            'and later leave it out: use --os-compute-api-version 2.87)'
+            % (name or '?')))
+    try:
+        if isinstance(info, str):
+            info = json.loads(info)
+        cpu = (xmlcpu.host_model_from_info(info) or
+               xmlcpu.from_cpu_info(info))
+    except (ValueError, xmlcpu.CPUDefError) as e:
+        raise _JSONInputError(where, 'hypervisor %s: unusable cpu_info: %s'
+                              % (name or '?', e))
+    return HostCPU(name=name, source=where, cpu=cpu)
+
+
+def _one_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
