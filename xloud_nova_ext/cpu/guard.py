@@ -148,6 +148,7 @@ class CPUGuard(object):
         self._conf = conf
         self._warned_no_support = False
         self._host_model = None
+        self._models = {}
 
     # Start-up
 
@@ -195,8 +196,8 @@ class CPUGuard(object):
         unusable = []
         for model in libvirt_conf.cpu_models:
             cpu = xmlcpu.CPUDef.make(names.get(model.lower(), model), extra)
-            verdict = compare.compare(conn, cpu, libvirt_conf.virt_type,
-                                      arch, machine)
+            verdict = self._verdict(cpu, libvirt_conf.virt_type, arch,
+                                    machine)
             if not verdict.supported:
                 self._warn_no_support(verdict)
                 return
@@ -227,8 +228,7 @@ class CPUGuard(object):
         arch = libvirt_utils.get_arch(image_meta)
         machine = machine or libvirt_utils.get_machine_type(image_meta)
         virt_type = self._conf.libvirt.virt_type
-        verdict = compare.compare(self._host.get_connection(), cpu,
-                                  virt_type, arch, machine)
+        verdict = self._verdict(cpu, virt_type, arch, machine)
         if not verdict.supported:
             self._warn_no_support(verdict)
             return
@@ -247,6 +247,37 @@ class CPUGuard(object):
                 detail=verdict.reason(limit=_MESSAGE_FEATURES))
         LOG.debug('Guest CPU %(cpu)s runs here (%(origin)s).',
                   {'cpu': cpu.model, 'origin': origin}, instance=instance)
+
+    def _verdict(self, cpu, virt_type, arch, machine):
+        """compareHypervisorCPU, after checking QEMU knows the model.
+
+        compareHypervisorCPU judges features against libvirt's CPU map and
+        says yes to a model this QEMU does not have (an older QEMU on the
+        destination), whose migration then fails with "CPU model ... is not
+        supported by hypervisor" (seen in the integration tier).
+        """
+        models = self._hypervisor_models(virt_type, arch, machine)
+        if models is not None and cpu.model not in models:
+            return compare.Verdict(False, detail=(
+                'its hypervisor does not support CPU model %s' % cpu.model))
+        return compare.compare(self._host.get_connection(), cpu, virt_type,
+                               arch, machine)
+
+    def _hypervisor_models(self, virt_type, arch, machine):
+        # Cached per (virt type, arch, machine type): the list changes only
+        # with QEMU or libvirt, whose upgrade needs a nova-compute restart.
+        key = (virt_type, arch, machine)
+        if key not in self._models:
+            try:
+                root = xmlcpu.parse_xml(
+                    self._host.get_connection().getDomainCapabilities(
+                        None, arch, machine, virt_type, 0))
+                self._models[key] = frozenset(xmlcpu.usable_models(root))
+            except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
+                LOG.warning('Cannot list the CPU models of the hypervisor '
+                            '(%s, %s, %s): %s', virt_type, arch, machine, e)
+                self._models[key] = None
+        return self._models[key]
 
     # Records and reports
 

@@ -96,7 +96,11 @@ def _start_event_loop(libvirt):
 
 
 def open_connection(uri):
-    """A libvirt connection to ``uri``: read-only, except embedded ones."""
+    """A read-write libvirt connection to ``uri``.
+
+    Read-only connections may not call getDomainCapabilities (libvirt 9.0:
+    "read only access prevents virConnectGetDomainCapabilities").
+    """
     if uri.startswith('qemu:///embed'):
         # The embedded driver logs its start-up chatter (and benign errors
         # of its own probing) to stderr; API errors still reach us.
@@ -107,8 +111,7 @@ def open_connection(uri):
     try:
         if uri.startswith('qemu:///embed'):
             _start_event_loop(libvirt)
-            return libvirt.open(uri)
-        return libvirt.openReadOnly(uri)
+        return libvirt.open(uri)
     except libvirt.libvirtError as e:
         raise input_error(uri, 'cannot connect: %s' % _one_line(e))
 

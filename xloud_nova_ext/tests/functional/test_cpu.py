@@ -116,6 +116,20 @@ class OlderToNewerTest(CPUTestBase):
         self.assertEqual(('Skylake-Client', 'src'), (cpu.model, host))
 
 
+class OlderQEMUTest(CPUTestBase):
+    """dest's QEMU lacks the guest's model, which compare alone accepts."""
+
+    CPUS = {'src': fake_cpu.SKYLAKE, 'dest': fake_cpu.CASCADELAKE}
+    LIBVIRT_FLAGS = {'cpu_mode': 'custom', 'cpu_models': ['Westmere']}
+
+    def test_model_unknown_to_the_destination_is_refused(self):
+        self.connection('dest').hidden_models = {'Westmere'}
+        server = self.boot('src')
+        migration = self.live_migrate(server, host='dest')
+        events = self.assert_refused(server, 'src', migration, CODE)
+        self.assertIn('does not support CPU model Westmere', str(events))
+
+
 class IdenticalHostsTest(CPUTestBase):
     """Two identical AMD EPYC hosts.
 

@@ -257,6 +257,23 @@ class CheckDestinationTest(GuardTestCase):
         self.guard.check_destination(inst, cpu_info())
         self.assertEqual('q35', self.host.conn.cpu_compare_calls[-1][2])
 
+    def test_model_this_qemu_lacks_is_refused_though_compare_accepts(self):
+        self.host.conn.hidden_models = {'Nehalem'}
+        inst = instance(vcpu_model('custom', 'Nehalem'))
+        e = self.assertRaises(exception.CPUIncompatible,
+                              self.guard.check_destination, inst, cpu_info())
+        self.assertIn('Host dest cannot run guest CPU Nehalem: its '
+                      'hypervisor does not support CPU model Nehalem.',
+                      str(e))
+        self.assertEqual([], self.host.conn.cpu_compare_calls)
+
+    def test_model_list_is_read_once(self):
+        for model in ('Nehalem', 'Westmere', 'Nehalem'):
+            self.guard.check_destination(
+                instance(vcpu_model('custom', model)), cpu_info())
+        self.assertEqual(1, self.host.conn.domcaps_calls)
+        self.assertEqual(3, len(self.host.conn.cpu_compare_calls))
+
     def test_off(self):
         self.conf.config(cpu_precheck=False, group='xloud')
         self.guard.check_destination(instance(), cpu_info())
@@ -291,6 +308,15 @@ class StartupTest(GuardTestCase):
         self.assertIn('>Skylake-Client<', checked[0])
         self.assertIn('name="vmx"', checked[0])
         self.assertIn('policy="disable" name="pku"', checked[1])
+
+    def test_model_this_qemu_lacks_is_unusable(self):
+        self.config(cpu_models=['Nehalem', 'Westmere'])
+        self.host.conn.hidden_models = {'Westmere'}
+        e = self.assertRaises(exception.CPUModelsUnusable,
+                              self.guard.check_configured_models)
+        self.assertIn('cpu_models Westmere cannot run on host dest: '
+                      'Westmere: its hypervisor does not support CPU model '
+                      'Westmere.', str(e))
 
     def test_qemu_virt_type_is_checked_too(self):
         self.config(virt_type='qemu', cpu_models=['Cascadelake-Server'])

@@ -1,0 +1,287 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The CPU pre-check and the baseline tool against two real libvirt hosts.
+
+Host B's libvirt is made to differ from A's by editing its cached QEMU
+capabilities (DESIGN.md): it then believes its QEMU lacks sse4.2 and
+popcnt, or a CPU model. The guard runs as in nova-compute, on the real
+connections: A records the CPU its running guest really has (the
+migratable ``<cpu>``), B checks it.
+
+What "libvirt refuses" means here, measured on libvirt 9.0 / QEMU 7.2:
+
+* a model B's QEMU lacks: a real live migration fails ("CPU model ... is
+  not supported by hypervisor"), and compareHypervisorCPU alone would have
+  let it through; our check refuses exactly these;
+* features B lacks: libvirt's compareHypervisorCPU on B refuses the
+  guest's real migratable CPU, and so do we, feature for feature. A real
+  migration still succeeds here, because the edit only changes what
+  libvirt believes and TCG really has the features; with KVM the
+  destination QEMU would really lack them: a host-model guest (check
+  'full') then fails in libvirt, a custom-model guest (its migratable CPU
+  says check 'none') starts without them and fails later, in the guest.
+"""
+
+import io
+import json
+import re
+
+from nova import conf as nova_conf
+from nova import objects
+from nova.virt.libvirt import config as vconfig
+from nova.virt.libvirt import guest as libvirt_guest
+from oslo_config import fixture as config_fixture
+
+from xloud_nova_ext.cmd import cpu_baseline
+from xloud_nova_ext.cpu import compare
+from xloud_nova_ext.cpu import guard
+from xloud_nova_ext.cpu import xmlcpu
+from xloud_nova_ext import exception
+from xloud_nova_ext.tests.integration import base
+from xloud_nova_ext.tests.integration import guests
+
+try:
+    import libvirt
+except ImportError:  # base.IntegrationTestCase reports it
+    libvirt = None
+
+CONF = nova_conf.CONF
+WESTMERE = ('Westmere', 'Westmere-v1', 'Westmere-v2', 'Westmere-IBRS')
+
+
+def edit_caps(drop_features=(), unusable=(), remove_models=()):
+    """An edit of a cached QEMU capabilities file (Host.edit_qemu_caps).
+
+    ``drop_features``: TCG's host CPU lacks them (so does host-model);
+    ``unusable``: models marked usable='no'; ``remove_models``: models this
+    QEMU does not have at all.
+    """
+    def edit(xml):
+        start = xml.index("<hostCPU type='tcg'")
+        end = xml.index('</hostCPU>', start)
+        block = xml[start:end]
+        for name in drop_features:
+            block = re.sub(
+                r"<property name='%s' type='boolean' value='true'[^>]*/>"
+                % re.escape(name),
+                "<property name='%s' type='boolean' value='false'/>" % name,
+                block)
+        xml = xml[:start] + block + xml[end:]
+        for model in unusable:
+            xml = re.sub(r"(<cpu type='tcg' name='%s' [^>]*usable=')yes'"
+                         % re.escape(model), r"\1no'", xml)
+        for model in remove_models:
+            xml = re.sub(r"<cpu type='tcg' name='%s' [^>]*/>\n?"
+                         % re.escape(model), '', xml)
+            xml = re.sub(r"<cpu type='tcg' name='%s' [^>]*[^/]>.*?</cpu>\n?"
+                         % re.escape(model), '', xml, flags=re.S)
+        return xml
+    return edit
+
+
+class LibvirtHost(object):
+    """What CPUGuard uses of nova's Host, on a real connection."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def get_connection(self):
+        return self.conn
+
+    def get_hostname(self):
+        return self.conn.getHostname()
+
+    def get_guest(self, instance):
+        return libvirt_guest.Guest(
+            self.conn.lookupByUUIDString(instance.uuid))
+
+    def get_capabilities(self):
+        caps = vconfig.LibvirtConfigCaps()
+        caps.parse_str(self.conn.getCapabilities())
+        return caps
+
+
+class CPUCheckTest(base.IntegrationTestCase):
+
+    def setUp(self):
+        super().setUp()
+        objects.register_all()
+        conf = self.useFixture(config_fixture.Config(CONF))
+        conf.config(virt_type='qemu', group='libvirt')
+        conf.config(cpu_precheck=True, group='xloud')
+
+    def start(self, host, name, cpu_xml=None, model=None):
+        """A running TCG guest on ``host`` and its nova Instance."""
+        xml = guests.domain_xml(name, cpu_model=model)
+        if cpu_xml:
+            xml = xml.replace('<on_poweroff>', cpu_xml + '<on_poweroff>')
+        dom = guests.start_guest(self.open(host), xml)
+        instance = objects.Instance(uuid=dom.UUIDString(), host=host.name,
+                                    image_ref='', vcpu_model=None,
+                                    system_metadata={})
+        # What our driver does after every start: record the real CPU.
+        guard.CPUGuard(LibvirtHost(self.open(host))).record_running_cpu(
+            instance)
+        return dom, instance
+
+    def our_verdict(self, instance, dest):
+        """None if our pre-check on ``dest`` accepts, else its refusal."""
+        checker = guard.CPUGuard(LibvirtHost(self.open(dest)))
+        try:
+            checker.check_destination(instance, {'cpu_info': '{}'})
+        except exception.CPUIncompatible as e:
+            return e
+        return None
+
+    def libvirt_verdict(self, dom, dest):
+        """libvirt's own verdict: missing features, or None if it runs.
+
+        compareHypervisorCPU on ``dest`` of the CPU exactly as a migration
+        sends it (the migratable <cpu>, vendor and all).
+        """
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
+        cpu = xml[xml.index('<cpu'):xml.index('</cpu>') + len('</cpu>')]
+        try:
+            self.open(dest).compareHypervisorCPU(
+                None, 'x86_64', None, 'qemu', cpu,
+                compare.VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE)
+        except libvirt.libvirtError as e:
+            self.assertEqual(compare.VIR_ERR_CPU_INCOMPATIBLE,
+                             e.get_error_code(), e)
+            return xmlcpu.parse_incompatibility(str(e))[0]
+        return None
+
+    def migrate(self, dom, dest):
+        """None if a real live migration works, else libvirt's error."""
+        try:
+            guests.live_migrate(dom, dest, timeout=60)
+        except libvirt.libvirtError as e:
+            return e
+        return None
+
+    def test_model_the_destination_lacks(self):
+        """B's QEMU has no Westmere: the real migration fails, we refuse."""
+        self.b.edit_qemu_caps(edit_caps(remove_models=WESTMERE))
+        westmere, westmere_inst = self.start(self.a, 'cpu-westmere',
+                                             model='Westmere')
+        nehalem, nehalem_inst = self.start(self.a, 'cpu-nehalem',
+                                           model='Nehalem')
+        # compareHypervisorCPU alone would let the doomed migration go.
+        self.assertIsNone(self.libvirt_verdict(westmere, self.b))
+
+        refusal = self.our_verdict(westmere_inst, self.b)
+        self.assertIsNotNone(refusal)
+        self.assertIn('does not support CPU model Westmere', str(refusal))
+        error = self.migrate(westmere, self.b)
+        self.assertIsNotNone(error)
+        self.assertIn('CPU model Westmere is not supported', str(error))
+        self.assertEqual(['cpu-nehalem', 'cpu-westmere'], sorted(
+            d.name() for d in self.open(self.a).listAllDomains(
+                libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)))
+
+        self.assertIsNone(self.our_verdict(nehalem_inst, self.b))
+        self.assertIsNone(self.migrate(nehalem, self.b))
+
+    def test_features_the_destination_lacks(self):
+        """B lacks sse4.2 and popcnt: we refuse what its libvirt refuses."""
+        self.b.edit_qemu_caps(edit_caps(drop_features=('sse4.2', 'popcnt'),
+                                        unusable=('Nehalem',)))
+        cases = [self.start(self.a, 'cpu-host-model',
+                            cpu_xml="<cpu mode='host-model'/>"),
+                 self.start(self.a, 'cpu-nehalem', model='Nehalem'),
+                 self.start(self.a, 'cpu-penryn', model='Penryn')]
+        verdicts = {}
+        for dom, instance in cases:
+            ours = self.our_verdict(instance, self.b)
+            theirs = self.libvirt_verdict(dom, self.b)
+            verdicts[dom.name()] = theirs
+            if theirs is None:
+                self.assertIsNone(ours, dom.name())
+            else:
+                self.assertIsNotNone(ours, dom.name())
+                self.assertIn('missing %s.' % ', '.join(theirs), str(ours))
+        self.assertEqual({'cpu-host-model': ['sse4.2', 'popcnt'],
+                          'cpu-nehalem': ['sse4.2', 'popcnt'],
+                          'cpu-penryn': None}, verdicts)
+        # What is accepted migrates.
+        self.assertIsNone(self.migrate(cases[2][0], self.b))
+        # The other way: a guest started on B runs B's smaller host-model
+        # CPU; A accepts it, and so does a real migration.
+        dom, instance = self.start(self.b, 'cpu-from-b',
+                                   cpu_xml="<cpu mode='host-model'/>")
+        self.assertIsNone(self.libvirt_verdict(dom, self.a))
+        self.assertIsNone(self.our_verdict(instance, self.a))
+        self.assertIsNone(self.migrate(dom, self.a))
+
+    def test_startup_check_of_configured_models(self):
+        self.b.edit_qemu_caps(edit_caps(drop_features=('sse4.2', 'popcnt'),
+                                        unusable=('Nehalem',)))
+        conf = self.useFixture(config_fixture.Config(CONF))
+        conf.config(cpu_mode='custom', cpu_models=['Penryn', 'Nehalem'],
+                    group='libvirt')
+        on_a = guard.CPUGuard(LibvirtHost(self.open(self.a)))
+        on_b = guard.CPUGuard(LibvirtHost(self.open(self.b)))
+        on_a.check_configured_models()
+        e = self.assertRaises(exception.CPUModelsUnusable,
+                              on_b.check_configured_models)
+        self.assertIn('Nehalem: missing sse4.2, popcnt', str(e))
+        self.assertNotIn('Penryn:', str(e))
+
+
+class BaselineToolTest(base.IntegrationTestCase):
+
+    def test_baseline_of_both_hosts_runs_on_both(self):
+        self.b.edit_qemu_caps(edit_caps(drop_features=('sse4.2', 'popcnt'),
+                                        unusable=('Nehalem',)))
+        out, err = io.StringIO(), io.StringIO()
+        rc = cpu_baseline.main(
+            ['--uri', self.a.uri, '--uri', self.b.uri, '--virt-type', 'qemu',
+             '--candidate', 'Nehalem', '--format', 'json', '--quiet'],
+            stdout=out, stderr=err)
+        self.assertEqual((0, ''), (rc, err.getvalue()))
+        report = json.loads(out.getvalue())
+        conf = report['nova_conf']
+        self.assertEqual(2, report['hosts'])
+        self.assertEqual(self.a.uri, report['computed_by'])
+        flags = conf['cpu_model_extra_flags']
+        self.assertNotIn('sse4.2', flags)
+        self.assertNotIn('popcnt', flags)
+        rows = {row['source']: row['models'] for row in report['matrix']}
+        # Each host's own libvirt answered for it.
+        self.assertEqual({'runs': False, 'lacks': ['sse4.2', 'popcnt'],
+                          'checked_by': 'libvirt'},
+                         rows[self.b.uri]['Nehalem'])
+        self.assertTrue(rows[self.a.uri]['Nehalem']['runs'])
+        for models in rows.values():
+            self.assertTrue(models['baseline']['runs'])
+
+        # The snippet, as nova would turn it into a guest CPU, is accepted
+        # by both libvirts, starts on both and migrates from A to B.
+        cpu = xmlcpu.CPUDef.make(conf['cpu_models'][0], {
+            f.lstrip('-'): 'disable' if f.startswith('-') else 'require'
+            for f in flags})
+        for host in (self.a, self.b):
+            self.assertTrue(compare.compare(self.open(host), cpu, 'qemu',
+                                            'x86_64').compatible, host)
+        guest_cpu = xmlcpu.to_guest_xml(cpu)
+        doms = {}
+        for host in (self.a, self.b):
+            xml = guests.domain_xml('cpu-baseline-%s' % host.name)
+            doms[host.name] = guests.start_guest(
+                self.open(host), xml.replace('<on_poweroff>',
+                                             guest_cpu + '<on_poweroff>'))
+        doms[self.b.name].destroy()
+        doms[self.b.name].undefine()
+        guests.live_migrate(doms[self.a.name], self.b)
+        self.assertTrue(self.open(self.b).lookupByName(
+            'cpu-baseline-%s' % self.a.name).isActive())
