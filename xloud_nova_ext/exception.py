@@ -50,6 +50,10 @@ class MigrationRefused(XloudError):
     """A safeguard refused a migration before anything was copied."""
 
     code = 'xloud.migration.refused'
+    #: Where the refusal happens, for the operator's guide.
+    when = ('In the live-migration pre-check, before anything is copied; '
+            'the server keeps running on its source. With a destination '
+            'left to the scheduler, nova tries another host.')
 
 
 # CPU baseline check (xloud_nova_ext.cpu)
@@ -90,7 +94,13 @@ class BaselineInputError(XloudError):
 
 # vTPM secret transfer (xloud_nova_ext.vtpm)
 
+_VTPM_WHEN = ("In the destination's live-migration pre-check, or before a "
+              "cold migration or resize stops the server; the server keeps "
+              "running on its source.")
+
+
 class KeyManagerDisabled(MigrationRefused):
+    when = _VTPM_WHEN
     code = 'xloud.vtpm.key_manager_disabled'
     msg_fmt = ("Host %(host)s cannot read vTPM secrets from Barbican: its "
                "[key_manager] backend is %(backend)s.")
@@ -99,6 +109,7 @@ class KeyManagerDisabled(MigrationRefused):
 
 
 class KeyManagerUnreachable(MigrationRefused):
+    when = _VTPM_WHEN
     code = 'xloud.vtpm.key_manager_unreachable'
     msg_fmt = "Host %(host)s cannot reach Barbican: %(detail)s."
     fix_fmt = ("Start Barbican or correct [barbican] barbican_endpoint (or "
@@ -107,6 +118,7 @@ class KeyManagerUnreachable(MigrationRefused):
 
 
 class VTPMSecretMissing(MigrationRefused):
+    when = _VTPM_WHEN
     code = 'xloud.vtpm.secret_missing'
     msg_fmt = "vTPM secret %(secret_uuid)s does not exist in Barbican."
     fix_fmt = ("Restore it under that UUID; a 'host' secret still on the "
@@ -114,6 +126,7 @@ class VTPMSecretMissing(MigrationRefused):
 
 
 class VTPMSecretForbidden(MigrationRefused):
+    when = _VTPM_WHEN
     code = 'xloud.vtpm.secret_forbidden'
     msg_fmt = ("Host %(host)s may not read the vTPM secret of this server "
                "('%(security)s' mode).")
@@ -123,6 +136,12 @@ class VTPMSecretForbidden(MigrationRefused):
 # Block-migration disk preflight (xloud_nova_ext.disk)
 
 class InsufficientDisk(MigrationRefused):
+    when = ("Live block migration: in the pre-check (nova may try another "
+            "host), or on the destination just before the copy when its "
+            "exact count no longer fits (missing base image, migrations "
+            "copying there meanwhile; the migration ends failed and no other "
+            "host is tried). Cold migration or resize: before the server is "
+            "stopped.")
     code = 'xloud.disk.insufficient'
     # Totals first: nova keeps only 255 characters in instance action
     # events; the per-disk detail follows (and is in the logs in full).
@@ -135,6 +154,8 @@ class InsufficientDisk(MigrationRefused):
 
 
 class DiskInfoInvalid(MigrationRefused):
+    when = ("Live block migration, in the source's pre-check or on the "
+            "destination before the copy.")
     code = 'xloud.disk.info_invalid'
     msg_fmt = ("The source's disk information for the instance is unusable: "
                "%(detail)s.")
@@ -144,6 +165,9 @@ class DiskInfoInvalid(MigrationRefused):
 
 
 class DiskSpaceUnknown(MigrationRefused):
+    when = ("Live block migration on the destination (statvfs failed), or "
+            "before a cold migration or resize stops the server (the "
+            "destination could not be asked over ssh).")
     code = 'xloud.disk.space_unknown'
     msg_fmt = ("Cannot learn how much disk is free on %(host)s for this "
                "%(kind)s: %(detail)s.")

@@ -58,10 +58,8 @@ def fix(cls):
 def raised(cls):
     """When and how the error shows, in words."""
     if issubclass(cls, exception.MigrationRefused):
-        return ('Migration pre-check, before anything is copied: '
-                '"Migration pre-check error: [%s] ...". The server keeps '
-                'running on its source; with a destination left to the '
-                'scheduler, nova may try another host.' % cls.code)
+        return ('"Migration pre-check error: [%s] ...". %s'
+                % (cls.code, cls.when))
     doc = (cls.__doc__ or '').strip().splitlines()
     return doc[0] if doc else ''
 
