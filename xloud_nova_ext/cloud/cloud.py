@@ -31,7 +31,11 @@ from xloud_nova_ext.tests.fixtures import barbican
 COMPUTES = ('cmp1', 'cmp2', 'cmp3')
 
 # What the cloud is prepared for, in tempest.conf terms: cmp1 and cmp2
-# share instance storage (nova_cloud.DEFAULT_STORAGE), cmp3 has local disks.
+# share instance storage (nova_cloud.DEFAULT_STORAGE), cmp3 has local disks
+# and only FREE_DISK_GIB free: a server of flavor 1 (1 GiB root, 128 MiB
+# written) fits there, one of flavor 3 (40 GiB root, 5 GiB written) does
+# not, while placement still counts enough DISK_GB (cloud/fake_disks.py).
+FREE_DISK_GIB = {'cmp3': 2}
 SCENARIO_OPTIONS = {
     'compute': {
         'migration_source_host': 'cmp1',
@@ -46,6 +50,8 @@ SCENARIO_OPTIONS = {
     'xloud_migration': {
         'shared_storage_live_migration': True,
         'block_migration_dest_host': 'cmp3',
+        'disk_full_dest_host': 'cmp3',
+        'disk_full_flavor': '3',
     },
 }
 
@@ -120,6 +126,7 @@ class EmbeddedCloud:
             'barbican_url': self.urls['key-manager'],
             'service_password': keystone_mod.SERVICE_PASSWORD,
             'ready_file': os.path.join(self.workdir, 'nova.ready'),
+            'free_disk_gib': FREE_DISK_GIB,
         }
         config_path = os.path.join(self.workdir, 'nova.json')
         with open(config_path, 'w') as f:

@@ -26,12 +26,15 @@ directory, so the driver's shared-storage probe is answered per host pair.
 
 from keystoneauth1 import loading as ks_loading
 import nova.conf
+from oslo_utils import units
 
+from xloud_nova_ext.cloud import fake_disks
 from xloud_nova_ext.tests.functional import base
 
 CONF = nova.conf.CONF
 
 DEFAULT_STORAGE = {'cmp1': 'shared-a', 'cmp2': 'shared-a', 'cmp3': 'local-3'}
+DEFAULT_FREE_DISK = 100 * units.Gi
 
 
 class NovaCloud(base.XloudMigrationTestBase):
@@ -45,11 +48,14 @@ class NovaCloud(base.XloudMigrationTestBase):
         super().__init__('runTest')
         self.config = config
         self.storage = config.get('storage', DEFAULT_STORAGE)
+        self.free_disk = {host: gib * units.Gi for host, gib in
+                          config.get('free_disk_gib', {}).items()}
 
     def runTest(self):
         """Unused: nova_server serves the cloud instead of running a test."""
 
     def setUp(self):
+        self.disks = fake_disks.FlavorDisks()
         # vTPM: computes with swtpm, keys in the real Barbican, read with
         # the requester's keystone token or as the nova service user.
         self.useFixture(base.SwtpmHosts())
@@ -95,12 +101,9 @@ class NovaCloud(base.XloudMigrationTestBase):
             return (creator is not None and
                     self.storage.get(creator) == self.storage.get(hostname))
 
-        def disk_info(instance, block_device_info=None):
-            # No disk files exist in the fake world; with local storage the
-            # source has nothing to copy.
-            return []
-
         driver._create_shared_storage_test_file = create_probe
         driver._check_shared_storage_test_file = check_probe
-        if len(set(self.storage.values())) > 1:
-            driver._get_instance_disk_info = disk_info
+        # No disk file exists: nova and the disk preflight read the model.
+        driver._get_instance_disk_info = self.disks.disk_info
+        driver._disk.fs = fake_disks.HostFilesystem(
+            self.free_disk.get(hostname, DEFAULT_FREE_DISK), self.disks)

@@ -72,6 +72,13 @@ def main(argv=None):
 
     cloud = nova_cloud.NovaCloud(config)
     cloud.setUp()
+    # nova's test logging fixture keeps records in memory; the cloud's log
+    # is this process's output (nova.log).
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(
+        '%(asctime)s %(levelname)s %(name)s %(message)s'))
+    logging.getLogger().addHandler(handler)
     try:
         paste = os.path.join(config['workdir'], 'api-paste.ini')
         write_paste(default_paste, paste, config['keystone_url'],

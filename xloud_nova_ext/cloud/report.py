@@ -165,12 +165,14 @@ def table(tests):
         lines.append('%-4s %7.1f  %-62s' % (t.status, t.seconds, t.name))
         for r in t.reports:
             mig = r.get('migration') or {}
+            refusal = r.get('refusal')
+            # A refused move went nowhere: show where it was asked to go.
+            dest = (r.get('requested_host') if refusal else
+                    mig.get('dest_compute')) or r.get('host')
             what = '%s %s: %s -> %s, record %s %s' % (
                 r.get('type', '?'), mig.get('id', '?'),
-                r.get('source_host'), mig.get('dest_compute') or r.get('host'),
-                mig.get('status'),
+                r.get('source_host'), dest, mig.get('status'),
                 'in %.2f s' % r['seconds'] if r.get('seconds') else '')
-            refusal = r.get('refusal')
             if refusal:
                 what += ', refused with %s' % refusal.get('code')
             lines.append('%14s%s' % ('', what))
