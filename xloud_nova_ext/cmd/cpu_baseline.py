@@ -72,6 +72,8 @@ def _parser():
     return parser
 
 
+#: Beyond this many hosts --format json prints one line.
+JSON_INDENT_MAX_HOSTS = 200
 #: Seconds between two progress lines; a run shorter than that prints none.
 PROGRESS_INTERVAL = 0.5
 
@@ -143,13 +145,13 @@ def connect(args, hosts):
             return uri, host.conn
     try:
         return uri, inputs.open_connection(uri)
-    except Exception as e:
+    except exception.BaselineInputError as e:
         raise inputs.input_error(uri, (
             '%s. The baseline needs one reachable libvirt of this '
             'architecture: pass --connect URI (e.g. qemu+ssh://HOST/system '
             'or qemu:///system on a compute host; %s works without a '
             'daemon where QEMU is installed)' % (
-                getattr(e, 'detail', e), EMBED_HINT)))
+                e.kwargs['detail'], EMBED_HINT)))
 
 
 def host_arch(conn):
@@ -189,8 +191,9 @@ def build_report(args, progress):
     cands = candidates(tool, cpu, hosts, args.candidate)
     groups = {}
     for host in hosts:
-        key = (host.cpu.replace(arch=None), id(host.conn),
-               tuple(sorted((host.usable or {}).items())))
+        key = (host.cpu.model, host.cpu.features, host.cpu.vendor,
+               id(host.conn),
+               tuple(sorted(host.usable.items())) if host.usable else ())
         groups.setdefault(key, []).append(host)
     rows = []
     for n, members in enumerate(groups.values(), 1):
@@ -199,8 +202,10 @@ def build_report(args, progress):
         rows.append((members, cells))
     return {
         'arch': arch, 'virt_type': virt_type, 'connect': connect_uri,
+        'connect_is_input': any(h.conn is conn for h in hosts),
         'hosts': hosts,
-        'distinct': len({h.cpu.replace(arch=None) for h in hosts}),
+        'distinct': len({(h.cpu.model, h.cpu.features, h.cpu.vendor)
+                         for h in hosts}),
         'cpu': cpu, 'vendor_dropped': vendor_dropped,
         'candidates': cands, 'rows': rows,
         'unverified': [(h, c) for members, cells in rows for h in members
@@ -217,6 +222,7 @@ def as_json(report):
         'hosts': len(report['hosts']),
         'distinct_cpus': report['distinct'],
         'vendor_dropped': report['vendor_dropped'],
+        'computed_by_a_host_of_the_group': report['connect_is_input'],
         'baseline': {
             'model': cpu.model,
             'vendor': cpu.vendor,
@@ -231,11 +237,14 @@ def as_json(report):
         'nova_conf_snippet': baseline.nova_conf(cpu),
         'candidates': labels,
         'matrix': [
-            {'host': host.name, 'source': host.source,
-             'models': {label: {'runs': cell.runs, 'lacks': list(cell.lacks),
-                                'checked_by': cell.checked_by}
-                        for label, cell in zip(labels, cells)}}
-            for members, cells in report['rows'] for host in members],
+            {'host': host.name, 'source': host.source, 'models': models}
+            for members, models in (
+                (members, {label: {'runs': cell.runs,
+                                   'lacks': list(cell.lacks),
+                                   'checked_by': cell.checked_by}
+                           for label, cell in zip(labels, cells)})
+                for members, cells in report['rows'])
+            for host in members],
     }
 
 
@@ -258,6 +267,11 @@ def as_text(report):
     if report['vendor_dropped']:
         out.append('  (the hosts have CPUs of several vendors: the vendor '
                    'was left out)')
+    if not report['connect_is_input']:
+        out += ['', 'Note: %s is not one of these hosts. libvirt never '
+                'baselines beyond what its own hypervisor (%s) offers: '
+                'pass --connect with a host of this group.' % (
+                    report['connect'], report['virt_type'] or 'default')]
     out += ['', 'nova.conf of every compute host in this group:', '']
     out += ['  ' + line for line in baseline.nova_conf(cpu).splitlines()]
     labels = [label for label, _ in report['candidates']]
@@ -302,8 +316,11 @@ def main(argv=None, stdout=None, stderr=None):
         stderr.write('%s: libvirt error: %s\n' % (PROG, inputs._one_line(e)))
         return 1
     if args.format == 'json':
-        json.dump(as_json(report), stdout, indent=2, sort_keys=True)
-        stdout.write('\n')
+        # Indented for people; one line for machines when it is big: only
+        # json.dumps without indent runs in C (seconds for 10,000 hosts).
+        indent = 2 if len(report['hosts']) <= JSON_INDENT_MAX_HOSTS else None
+        stdout.write(json.dumps(as_json(report), indent=indent,
+                                sort_keys=True) + '\n')
     else:
         stdout.write(as_text(report))
     for host, cell in report['unverified']:

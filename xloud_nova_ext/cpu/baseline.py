@@ -63,6 +63,7 @@ class Baseliner(object):
         self._expanded = {}
         self._known = None
         self._vendors = None
+        self._feature_sets = {}
         #: Number of baselineHypervisorCPU calls made (for tests).
         self.calls = 0
 
@@ -113,7 +114,11 @@ class Baseliner(object):
 
     def feature_set(self, cpu):
         """Features a CPU has or needs: its model's + required - disabled."""
-        return (self.expand(cpu.model) | cpu.required) - cpu.disabled
+        found = self._feature_sets.get(cpu)
+        if found is None:
+            found = self._feature_sets[cpu] = (
+                (self.expand(cpu.model) | cpu.required) - cpu.disabled)
+        return found
 
     # Baseline.
 
@@ -145,8 +150,10 @@ class Baseliner(object):
         """
         distinct = {}
         for host in hosts:
-            distinct.setdefault(host.cpu.replace(arch=None, mode='custom'),
-                                host)
+            cpu = host.cpu
+            distinct.setdefault((cpu.model, cpu.features, cpu.vendor), host)
+        distinct = {host.cpu.replace(arch=None, mode='custom'): host
+                    for host in distinct.values()}
         vendors = {cpu.vendor or self.vendor_of(cpu.model)
                    for cpu in distinct} - {None}
         if len(vendors) > 1:

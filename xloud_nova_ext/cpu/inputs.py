@@ -71,9 +71,8 @@ def _native_threading():
     # Under eventlet (nova's services and tests) threading is green, and a
     # green thread blocked in libvirt's poll() would stop the process; use
     # a real thread, as nova's Host does for its libvirt event loop.
-    try:
-        from eventlet import patcher
-    except ImportError:
+    patcher = sys.modules.get('eventlet.patcher')
+    if patcher is None or not patcher.is_monkey_patched('thread'):
         return threading
     return patcher.original('threading')
 
@@ -95,12 +94,21 @@ def _start_event_loop(libvirt):
         _event_loop_started.append(True)
 
 
+#: Embedded drivers opened by this process, by URI: libvirt registers a
+#: driver per open and refuses more than a few ("Too many drivers").
+_EMBEDDED = {}
+
+
 def open_connection(uri):
     """A read-write libvirt connection to ``uri``.
 
     Read-only connections may not call getDomainCapabilities (libvirt 9.0:
-    "read only access prevents virConnectGetDomainCapabilities").
+    "read only access prevents virConnectGetDomainCapabilities"). An
+    embedded driver is opened once per process and shared: do not close
+    it.
     """
+    if uri in _EMBEDDED:
+        return _EMBEDDED[uri]
     if uri.startswith('qemu:///embed'):
         # The embedded driver logs its start-up chatter (and benign errors
         # of its own probing) to stderr; API errors still reach us.
@@ -111,6 +119,8 @@ def open_connection(uri):
     try:
         if uri.startswith('qemu:///embed'):
             _start_event_loop(libvirt)
+            _EMBEDDED[uri] = libvirt.open(uri)
+            return _EMBEDDED[uri]
         return libvirt.open(uri)
     except libvirt.libvirtError as e:
         raise input_error(uri, 'cannot connect: %s' % _one_line(e))

@@ -24,6 +24,7 @@ and must start quickly.
 """
 
 import dataclasses
+import functools
 import re
 from xml.sax import saxutils
 
@@ -85,11 +86,13 @@ class CPUDef:
     def names(self, *policies):
         return frozenset(n for n, p in self.features if p in policies)
 
-    @property
+    # Cached: the baseline tool asks thousands of times (frozen dataclass,
+    # so they never go stale).
+    @functools.cached_property
     def required(self):
         return self.names(REQUIRE, FORCE)
 
-    @property
+    @functools.cached_property
     def disabled(self):
         return self.names(DISABLE, FORBID)
 
@@ -195,10 +198,16 @@ def to_guest_xml(cpu, with_vendor=False):
     if with_vendor and cpu.vendor:
         parts.append('<vendor>%s</vendor>' % saxutils.escape(cpu.vendor))
     for name, policy in cpu.features:
-        parts.append('<feature policy=%s name=%s/>' % (
-            saxutils.quoteattr(policy), saxutils.quoteattr(name)))
+        parts.append(_feature_xml(name, policy))
     parts.append('</cpu>')
     return ''.join(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _feature_xml(name, policy):
+    # A few hundred distinct features make up thousands of CPUs.
+    return '<feature policy=%s name=%s/>' % (saxutils.quoteattr(policy),
+                                             saxutils.quoteattr(name))
 
 
 def encode(cpu):

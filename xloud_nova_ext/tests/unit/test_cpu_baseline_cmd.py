@@ -15,6 +15,7 @@
 import io
 import json
 import os
+import re
 
 import fixtures
 import testtools
@@ -63,6 +64,17 @@ class RealLibvirtToolTest(ToolTestCase):
             self.write('sky.xml', SKY), self.write('cascade.xml', CASCADE),
             *self.quiet)
         self.assertEqual((0, ''), (rc, err), out)
+        # A named model both hosts run as it is (no -flag), plus the flags
+        # they share; the snippet names the same model.
+        model = re.search(r'\n  model: +(\S+)\n  extra flags: (.*)\n',
+                          out)
+        self.assertIsNotNone(model, out)
+        self.assertNotIn('-', ''.join(
+            f[0] for f in model.group(2).split(', ')))
+        self.assertIn('  cpu_models = %s\n' % model.group(1), out)
+        self.assertIn('  sky      yes       yes ', out)
+        self.assertIn('  cascade  yes       yes ', out)
+        self.assertIn('is not one of these hosts', out)
         self.assertIn('CPU baseline of 2 hosts (2 distinct CPUs, x86_64)',
                       out)
         self.assertIn('\n  [libvirt]\n  cpu_mode = custom\n  cpu_models = ',
