@@ -20,19 +20,26 @@ OPTS = [
 Check, before a live migration copies any memory, that the destination
 hypervisor can run the guest's CPU as the guest runs it.
 
-The destination asks its libvirt (``compareHypervisorCPU``, with the
-guest's virt type, architecture, machine type and emulator) whether the
-guest's migratable CPU definition runs there, and refuses the migration with
-a pre-check error naming the CPU model, the missing features and the fix when
-it does not. Unlike nova's own comparison this runs for every virt type and
-does not compare the vendor string, so identical hosts are never refused.
+The CPU checked is the one recorded when the guest last started (the
+running domain's migratable ``<cpu>``, kept in the instance's
+system_metadata), else nova's ``vcpu_model``, else the source host's CPU.
+The destination refuses the migration, with a pre-check error naming the
+CPU model, the missing features and the fix, when its QEMU lacks the model
+or when libvirt's ``compareHypervisorCPU`` (with the guest's virt type,
+arch and machine type, for ``kvm`` and ``qemu``, without the vendor)
+finds features missing. A hypervisor that cannot compare CPUs lets every
+guest through, with one warning.
+
+While this is on, the driver sets ``[workarounds]
+skip_cpu_compare_on_dest = True``: nova's own comparison refuses guests
+that the host runs (it sends ``<vendor>`` and no virt type) and this check
+replaces it.
 
 Related options:
 
 * ``[libvirt] cpu_mode``, ``[libvirt] cpu_models``: the common
   baseline that ``xloud-cpu-baseline`` computes for a set of hosts.
-* ``[workarounds] skip_cpu_compare_on_dest``: nova's own check; it can stay
-  off while this one is on.
+* ``[workarounds] skip_cpu_compare_on_dest``: nova's own check.
 """),
     cfg.BoolOpt(
         'validate_cpu_models_on_startup',
@@ -43,11 +50,16 @@ Refuse to start nova-compute when a model in ``[libvirt] cpu_models`` (with
 
 A host that cannot run the configured baseline would accept guests and then
 fail every migration that lands on it; failing at start names the unusable
-model and the features this host lacks.
+models and the features this host lacks. Unlike nova's own start-up check
+this also runs for ``virt_type = qemu``, passes arch, virt type and machine
+type, names the missing features and refuses a model this QEMU lacks. While
+this is on, the driver sets ``[workarounds] skip_cpu_compare_at_startup =
+True``.
 
 Related options:
 
 * ``[libvirt] cpu_mode = custom``
 * ``[libvirt] cpu_models``, ``[libvirt] cpu_model_extra_flags``
+* ``[workarounds] skip_cpu_compare_at_startup``
 """),
 ]

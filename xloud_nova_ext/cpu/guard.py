@@ -125,8 +125,17 @@ def guest_cpu(instance, src_compute_info):
     wanted = xmlcpu.from_vcpu_model(vcpu_model) if vcpu_model else None
     if wanted and wanted.model and wanted.mode == xmlcpu.CUSTOM:
         return wanted, None, "the instance's CPU model (nova vcpu_model)"
-    info = _cpu_info(src_compute_info)
     source = instance.host
+    try:
+        return _from_source(_cpu_info(src_compute_info), source, wanted)
+    except (ValueError, xmlcpu.CPUDefError) as e:
+        # Without a record, nova's data is all there is: refuse rather
+        # than guess (a hard reboot records the CPU and ends this).
+        raise exception.CPUDefinitionInvalid(
+            what='source host %s (its cpu_info)' % source, detail=e)
+
+
+def _from_source(info, source, wanted):
     mode = wanted.mode if wanted else xmlcpu.HOST_MODEL
     if mode not in xmlcpu.PASSTHROUGH_MODES:
         host_model = xmlcpu.host_model_from_info(info)

@@ -215,6 +215,17 @@ class GuestCPUTest(GuardTestCase):
             self.assertIn('vmx', cpu.required)
             self.assertEqual('the CPU of source host src', origin)
 
+    def test_unreadable_source_cpu_info_is_a_refusal(self):
+        for info in ('{"model": "X", "features": "vmx"}', 'not json',
+                     '{"model": "X", "xloud_host_model": {"vendor": "A"}}'):
+            e = self.assertRaises(exception.CPUDefinitionInvalid,
+                                  guard.guest_cpu, instance(),
+                                  {'cpu_info': info})
+            self.assertIn('[xloud.cpu.invalid_definition] The guest CPU '
+                          'definition of source host src (its cpu_info) is '
+                          'unusable: ', str(e))
+            self.assertIn('Hard-reboot', str(e))
+
     def test_nothing_known(self):
         cpu, _, _ = guard.guest_cpu(instance(), {'cpu_info': '{}'})
         self.assertIsNone(cpu)
