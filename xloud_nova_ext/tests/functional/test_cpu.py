@@ -16,6 +16,9 @@ The computes run XloudLibvirtDriver on fakelibvirt hosts whose CPUs differ
 (:mod:`xloud_nova_ext.tests.fixtures.fake_cpu`); everything else is nova.
 """
 
+import os
+
+from nova import conf as nova_conf
 from nova import context as nova_context
 from nova import objects
 
@@ -25,6 +28,7 @@ from xloud_nova_ext import exception
 from xloud_nova_ext.tests.fixtures import fake_cpu
 from xloud_nova_ext.tests.functional import base
 
+CONF = nova_conf.CONF
 CODE = exception.CPUIncompatible.code
 AVX512 = ('avx512bw', 'avx512cd', 'avx512dq', 'avx512f', 'avx512vl',
           'avx512vnni', 'pku')
@@ -69,14 +73,17 @@ class NewerToOlderTest(CPUTestBase):
 
     def test_host_model_guest_refused_with_missing_features(self):
         server = self.boot('src')
+        files = set(os.listdir(CONF.instances_path))
         migration = self.live_migrate(server, host='dest')
         details = self.assert_refused_for_cpu(server, migration, AVX512)
         self.assertIn('guest CPU Cascadelake-Server', details)
         # The destination's log says which definition it checked.
         self.assertIn('recorded when it last started (on src)',
                       self.stdlog.logger.output)
-        # Refused before anything was created on dest.
+        # Refused before anything was created on dest: no guest, not even
+        # nova's shared-storage test file.
         self.assertEqual([], self.domains_on('dest'))
+        self.assertEqual(files, set(os.listdir(CONF.instances_path)))
         # Checked by dest's libvirt with the guest's arch, virt type and
         # machine type, and without <vendor>.
         emulator, arch, machine, virt_type, xml = self.compares_on('dest')[-1]

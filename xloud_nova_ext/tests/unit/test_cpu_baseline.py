@@ -143,15 +143,18 @@ class LibvirtBaselineTest(testtools.TestCase):
                                   chunk_size)
 
     def test_chunked_baseline_equals_one_call(self):
-        rng = random.Random(20261127)
-        for trial in range(6):
-            hosts = random_hosts(rng, rng.randint(10, 60))
+        # Small groups too: without the naming step, libvirt names the
+        # chunked result differently in about one case out of ten.
+        for seed in range(16):
+            rng = random.Random(seed)
+            hosts = random_hosts(rng, rng.randint(3, 12) if seed < 12
+                                 else rng.randint(30, 60))
             whole = self.tool()
             answer = whole.baseline(hosts)
             for size in (7, 2):
                 chunked = self.tool(chunk_size=size)
                 self.assertEqual(answer, chunked.baseline(hosts),
-                                 (trial, size))
+                                 (seed, size))
             # It was chunked: more calls than the one-call baseline.
             self.assertGreater(chunked.calls, whole.calls)
 

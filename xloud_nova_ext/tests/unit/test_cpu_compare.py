@@ -49,6 +49,15 @@ class CompareTest(FakeLibvirtTestCase):
                          (emulator, arch, machine, virt_type))
         self.assertNotIn('vendor', xml)
 
+    def test_vendor_is_never_sent(self):
+        # An Intel model on an AMD host that runs it: libvirt would refuse
+        # it for the vendor alone ("host CPU vendor does not match").
+        conn = self.connection(fake_cpu.EPYC_HOST)
+        verdict = compare.compare(
+            conn, xmlcpu.CPUDef.make('Nehalem', vendor='Intel'), 'qemu')
+        self.assertTrue(verdict.compatible, verdict)
+        self.assertNotIn('vendor', conn.cpu_compare_calls[0][4])
+
     def test_missing_features_are_listed(self):
         verdict = compare.compare(
             self.connection(), xmlcpu.CPUDef.make(
