@@ -16,7 +16,7 @@ tools/bootstrap.sh || { echo "0 passed, 1 failed (bootstrap)"; exit 1; }
 
 # Tiers with stestr repositories are counted test by test; the others
 # (flake8, Sphinx) count as one check each.
-all_tiers="pep8 py3 functional integration tempest-plugin devstack docs admin-guide releasenotes demo"
+all_tiers="pep8 py3 functional integration tempest-plugin devstack docs admin-guide releasenotes cloud demo"
 tiers=${*:-$all_tiers}
 results=$top/.ci-results
 rm -rf "$results"

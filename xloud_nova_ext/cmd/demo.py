@@ -55,7 +55,7 @@ def _parser():
 
 
 def _terminate(signum, frame):
-    # Turn SIGTERM into the same clean shutdown as Ctrl-C.
+    # Every stop signal takes the same clean shutdown as Ctrl-C.
     raise KeyboardInterrupt
 
 
@@ -80,7 +80,10 @@ def main(argv=None):
     from xloud_nova_ext.cloud import process
     from xloud_nova_ext.cloud import report
 
-    signal.signal(signal.SIGTERM, _terminate)
+    # Set SIGINT too: a shell starting us in the background makes us
+    # inherit "ignore SIGINT", and Ctrl-C must always stop the cloud.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
     html = os.path.abspath(args.html or 'xloud-migration-report.html')
     started = time.monotonic()
     cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
