@@ -28,13 +28,19 @@ from xloud_nova_ext.cloud import process
 from xloud_nova_ext.cloud import tempest_workspace
 from xloud_nova_ext.tests.fixtures import barbican
 
-COMPUTES = ('cmp1', 'cmp2', 'cmp3')
+# The cloud's computes and how they differ: cmp1 and cmp2 share instance
+# storage, cmp3 and cmp4 have local disks; cmp3 has little free disk and
+# cmp4 an older CPU generation than the others.
+COMPUTES = ('cmp1', 'cmp2', 'cmp3', 'cmp4')
+STORAGE = {'cmp1': 'shared-a', 'cmp2': 'shared-a', 'cmp3': 'local-3',
+           'cmp4': 'local-4'}
+OLD_CPU_HOSTS = ('cmp4',)
 
-# What the cloud is prepared for, in tempest.conf terms: cmp1 and cmp2
-# share instance storage (nova_cloud.DEFAULT_STORAGE), cmp3 has local disks
-# and only FREE_DISK_GIB free: a server of flavor 1 (1 GiB root, 128 MiB
-# written) fits there, one of flavor 3 (40 GiB root, 5 GiB written) does
-# not, while placement still counts enough DISK_GB (cloud/fake_disks.py).
+# What the cloud is prepared for, in tempest.conf terms. cmp3 has only
+# FREE_DISK_GIB free: a server of flavor 1 (1 GiB root, 128 MiB written)
+# fits there, one of flavor 3 (40 GiB root, 5 GiB written) does not, while
+# placement still counts enough DISK_GB (cloud/fake_disks.py). cmp4 cannot
+# run the host-model CPU of guests started on cmp1.
 FREE_DISK_GIB = {'cmp3': 2}
 SCENARIO_OPTIONS = {
     'compute': {
@@ -52,6 +58,7 @@ SCENARIO_OPTIONS = {
         'block_migration_dest_host': 'cmp3',
         'disk_full_dest_host': 'cmp3',
         'disk_full_flavor': '3',
+        'cpu_incompatible_dest_host': 'cmp4',
     },
 }
 
@@ -127,6 +134,9 @@ class EmbeddedCloud:
             'service_password': keystone_mod.SERVICE_PASSWORD,
             'ready_file': os.path.join(self.workdir, 'nova.ready'),
             'free_disk_gib': FREE_DISK_GIB,
+            'computes': COMPUTES,
+            'storage': STORAGE,
+            'old_cpu_hosts': OLD_CPU_HOSTS,
         }
         config_path = os.path.join(self.workdir, 'nova.json')
         with open(config_path, 'w') as f:

@@ -22,6 +22,9 @@ Storage topology: hosts in the same ``storage`` group share their instance
 path (live migration on shared storage); hosts in different groups have
 local disks (block migration). All fake computes really share one
 directory, so the driver's shared-storage probe is answered per host pair.
+CPUs: every host has the fixture's default CPU, but ``old_cpu_hosts`` have
+an older generation (tests/fixtures/fake_cpu.py), which cannot run the
+others' host-model guests.
 """
 
 from keystoneauth1 import loading as ks_loading
@@ -29,25 +32,27 @@ import nova.conf
 from oslo_utils import units
 
 from xloud_nova_ext.cloud import fake_disks
+from xloud_nova_ext.tests.fixtures import fake_cpu
 from xloud_nova_ext.tests.functional import base
 
 CONF = nova.conf.CONF
 
-DEFAULT_STORAGE = {'cmp1': 'shared-a', 'cmp2': 'shared-a', 'cmp3': 'local-3'}
 DEFAULT_FREE_DISK = 100 * units.Gi
 
 
-class NovaCloud(base.XloudMigrationTestBase):
-    """Three computes; driven without a test runner by nova_server."""
-
-    COMPUTES = ('cmp1', 'cmp2', 'cmp3')
+class NovaCloud(fake_cpu.FakeCPUHostsMixin, base.XloudMigrationTestBase):
+    """The computes of ``config``; driven without a test runner."""
     # Real keystonemiddleware: the API authenticates real keystone tokens.
     STUB_KEYSTONE = False
 
     def __init__(self, config):
         super().__init__('runTest')
         self.config = config
-        self.storage = config.get('storage', DEFAULT_STORAGE)
+        self.COMPUTES = tuple(config['computes'])
+        self.storage = config['storage']
+        # Hosts of an older CPU generation than the others (fake_cpu).
+        self.CPUS = {host: fake_cpu.NEHALEM_HOST
+                     for host in config.get('old_cpu_hosts', ())}
         self.free_disk = {host: gib * units.Gi for host, gib in
                           config.get('free_disk_gib', {}).items()}
 
