@@ -24,6 +24,7 @@ took and the refusal code where a safeguard refused.
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,8 +93,24 @@ class _Collector(testtools.StreamResult):
             except ValueError:
                 pass
         elif file_name in ('reason', 'traceback') and not test.reason:
-            lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-            test.reason = lines[-1] if lines else ''
+            test.reason = _headline(text)
+
+
+_EXCEPTION_LINE = re.compile(r'^[\w.]*(Error|Exception|Failed|Failure|'
+                             r'Timeout)\w*: ')
+
+
+def _headline(text):
+    """The line that says what went wrong: the exception's own message.
+
+    A traceback ends with its exception line, but a failed verification
+    appends evidence (migration records, events) after its message.
+    """
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return line
+    return lines[-1] if lines else ''
 
 
 def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):

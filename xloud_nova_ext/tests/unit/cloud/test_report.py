@@ -98,6 +98,17 @@ class ReportTest(testtools.TestCase):
         self.assertIn('Server s1 is on host cmp1, expected cmp2.', text)
         self.assertTrue(text.endswith('0 passed, 1 failed, 0 skipped'))
 
+    def test_failure_headline_is_the_message_not_the_evidence(self):
+        rows = parse(test_events(LIVE, 'fail', 1, [
+            ('traceback', b'Traceback (most recent call last):\n  File x\n'
+                          b'xloud_tempest_plugin.common.exceptions.'
+                          b'VerificationFailed: Migration 3 of server s1 is '
+                          b'completed, expected error.\n'
+                          b'Migrations of s1:\n  3 live-migration cmp1 -> '
+                          b'cmp4 completed\n')]))
+        self.assertIn('VerificationFailed: Migration 3 of server s1 is '
+                      'completed, expected error.', report.table(rows))
+
     def test_tests_of_a_skipped_class_collapse_into_its_row(self):
         cls = 'x.api.compute.test_neg.CPUTest'
         events = test_events('setUpClass (%s)' % cls, 'skip', 0, [
