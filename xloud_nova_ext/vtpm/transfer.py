@@ -199,10 +199,8 @@ class VTPMGuard(object):
         A ``host`` secret missing here (host rebuilt) is defined again from
         the key manager, so nova's own lookup finds it instead of failing.
         """
-        secret = _secret_of(instance)
-        if not self.enabled or secret is None or secret[1] != 'host':
-            return
-        if self._host.find_secret('vtpm', instance.uuid) is not None:
+        secret = self._lost_host_secret(instance)
+        if secret is None:
             return
         secret_uuid, security = secret
         value = self._read(context, instance, secret_uuid, security)
@@ -210,6 +208,14 @@ class VTPMGuard(object):
         LOG.warning('The libvirt secret %s of this vTPM guest was missing on '
                     'this host; re-created it from the key manager.',
                     secret_uuid, instance=instance)
+
+    def _lost_host_secret(self, instance):
+        """(uuid, security) of a ``host`` secret missing on this host."""
+        secret = _secret_of(instance)
+        if (not self.enabled or secret is None or secret[1] != 'host' or
+                self._host.find_secret('vtpm', instance.uuid) is not None):
+            return None
+        return secret
 
     def strip(self, instance, migrate_data):
         """After check_can_live_migrate_source: the value stays here."""
@@ -240,10 +246,8 @@ class VTPMGuard(object):
         local lookup finds it instead of reading with the requester's
         credentials (which fails for an admin of another project).
         """
-        secret = _secret_of(instance)
-        if not self.enabled or secret is None or secret[1] != 'host':
-            return
-        if self._host.find_secret('vtpm', instance.uuid) is not None:
+        secret = self._lost_host_secret(instance)
+        if secret is None:
             return
         secret_uuid, security = secret
         try:
