@@ -63,6 +63,7 @@ from xloud_nova_ext.cpu import guard  # noqa: E402
 from xloud_nova_ext.cpu import xmlcpu  # noqa: E402
 from xloud_nova_ext.tests.fixtures import embedded_libvirt  # noqa: E402
 from xloud_nova_ext.tests.fixtures import fake_cpu  # noqa: E402
+from xloud_nova_ext.tests.fixtures import real_host  # noqa: E402
 from xloud_nova_ext.tests.functional import test_cpu  # noqa: E402
 
 CONF = nova_conf.CONF
@@ -127,17 +128,6 @@ class _Harness(test_cpu.CPUTestBase):
         return stock_ms, ours_ms
 
 
-class RealHost(object):
-    def __init__(self, conn):
-        self.conn = conn
-
-    def get_connection(self):
-        return self.conn
-
-    def get_hostname(self):
-        return self.conn.getHostname()
-
-
 def precheck_on_real_libvirt(conn, runs):
     """(ours, nova's compare) in ms on an embedded real libvirt."""
     objects.register_all()
@@ -151,7 +141,7 @@ def precheck_on_real_libvirt(conn, runs):
                                 system_metadata={})
     guard.write_record(instance.system_metadata, host_model,
                        'pc-i440fx-7.2', 'src')
-    checker = guard.CPUGuard(RealHost(conn))
+    checker = guard.CPUGuard(real_host.LibvirtHost(conn))
     checker.check_destination(instance, {'cpu_info': '{}'})  # warm caches
     ours = median_ms(lambda: checker.check_destination(
         instance, {'cpu_info': '{}'}), runs)

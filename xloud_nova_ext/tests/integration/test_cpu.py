@@ -38,8 +38,6 @@ import re
 
 from nova import conf as nova_conf
 from nova import objects
-from nova.virt.libvirt import config as vconfig
-from nova.virt.libvirt import guest as libvirt_guest
 from oslo_config import fixture as config_fixture
 
 from xloud_nova_ext.cmd import cpu_baseline
@@ -47,6 +45,7 @@ from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import guard
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
+from xloud_nova_ext.tests.fixtures import real_host
 from xloud_nova_ext.tests.integration import base
 from xloud_nova_ext.tests.integration import guests
 
@@ -89,28 +88,6 @@ def edit_caps(drop_features=(), unusable=(), remove_models=()):
     return edit
 
 
-class LibvirtHost(object):
-    """What CPUGuard uses of nova's Host, on a real connection."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def get_connection(self):
-        return self.conn
-
-    def get_hostname(self):
-        return self.conn.getHostname()
-
-    def get_guest(self, instance):
-        return libvirt_guest.Guest(
-            self.conn.lookupByUUIDString(instance.uuid))
-
-    def get_capabilities(self):
-        caps = vconfig.LibvirtConfigCaps()
-        caps.parse_str(self.conn.getCapabilities())
-        return caps
-
-
 class CPUCheckTest(base.IntegrationTestCase):
 
     def setUp(self):
@@ -130,13 +107,13 @@ class CPUCheckTest(base.IntegrationTestCase):
                                     image_ref='', vcpu_model=None,
                                     system_metadata={})
         # What our driver does after every start: record the real CPU.
-        guard.CPUGuard(LibvirtHost(self.open(host))).record_running_cpu(
-            instance)
+        guard.CPUGuard(real_host.LibvirtHost(
+            self.open(host))).record_running_cpu(instance)
         return dom, instance
 
     def our_verdict(self, instance, dest):
         """None if our pre-check on ``dest`` accepts, else its refusal."""
-        checker = guard.CPUGuard(LibvirtHost(self.open(dest)))
+        checker = guard.CPUGuard(real_host.LibvirtHost(self.open(dest)))
         try:
             checker.check_destination(instance, {'cpu_info': '{}'})
         except exception.CPUIncompatible as e:
@@ -229,8 +206,8 @@ class CPUCheckTest(base.IntegrationTestCase):
         conf = self.useFixture(config_fixture.Config(CONF))
         conf.config(cpu_mode='custom', cpu_models=['Penryn', 'Nehalem'],
                     group='libvirt')
-        on_a = guard.CPUGuard(LibvirtHost(self.open(self.a)))
-        on_b = guard.CPUGuard(LibvirtHost(self.open(self.b)))
+        on_a = guard.CPUGuard(real_host.LibvirtHost(self.open(self.a)))
+        on_b = guard.CPUGuard(real_host.LibvirtHost(self.open(self.b)))
         on_a.check_configured_models()
         e = self.assertRaises(exception.CPUModelsUnusable,
                               on_b.check_configured_models)
