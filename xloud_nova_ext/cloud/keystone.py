@@ -34,6 +34,28 @@ SERVICE_PASSWORD = 'service-secret'
 DEMO_PASSWORD = 'demo-secret'
 SERVICE_USERS = ('nova', 'barbican', 'placement')
 
+# keystonemiddleware in a service's paste pipeline, as that service user.
+AUTHTOKEN_FILTER = """
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = {url}
+auth_url = {url}
+auth_type = password
+username = {username}
+password = {password}
+project_name = service
+user_domain_id = default
+project_domain_id = default
+service_token_roles_required = true
+"""
+
+
+def authtoken_filter(url, username, password=SERVICE_PASSWORD):
+    """The ``[filter:authtoken]`` paste section for service ``username``."""
+    return AUTHTOKEN_FILTER.format(url=url, username=username,
+                                   password=password)
+
+
 CONFIG = """\
 [DEFAULT]
 use_stderr = true

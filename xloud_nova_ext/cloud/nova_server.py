@@ -27,30 +27,18 @@ import os
 import signal
 import sys
 
-PASTE_FILTER = """
-[filter:authtoken]
-paste.filter_factory = keystonemiddleware.auth_token:filter_factory
-www_authenticate_uri = {keystone}
-auth_url = {keystone}
-auth_type = password
-username = nova
-password = {password}
-project_name = service
-user_domain_id = default
-project_domain_id = default
-service_token_roles_required = true
-"""
-
 
 def write_paste(default_paste, path, keystone_url, password):
     """nova's api-paste.ini with keystonemiddleware pointed at keystone."""
+    # Imported here, after eventlet's monkey patching (see main()).
+    from xloud_nova_ext.cloud import keystone
     with open(default_paste) as f:
         text = f.read()
     start = text.index('[filter:authtoken]')
     end = text.find('\n[', start + 1)
     end = len(text) if end < 0 else end
-    text = text[:start] + PASTE_FILTER.strip().format(
-        keystone=keystone_url, password=password) + '\n' + text[end:]
+    text = text[:start] + keystone.authtoken_filter(
+        keystone_url, 'nova', password).strip() + '\n' + text[end:]
     with open(path, 'w') as f:
         f.write(text)
 
