@@ -14,9 +14,10 @@
 """Print what every tier of a CI run did, then one closing line.
 
 Reads the tier list written by tools/run-tests.sh (``name exit-code
-seconds``). A tier with a stestr repository (``.stestr-<name>``) is counted
-test by test from the subunit stream of its last run; any other tier counts as
-one check. The last line reads ``N passed, N failed, N skipped``.
+seconds``). A tier with a stestr repository (``.stestr-<name>``), or a
+subunit v2 stream beside the list (``<name>.subunit``, the main job's
+Tempest run), is counted test by test; any other tier counts as one check.
+The last line reads ``N passed, N failed, N skipped``.
 """
 
 import os
@@ -65,12 +66,21 @@ class _Outcomes(testtools.TestResult):
     addUnexpectedSuccess = addFailure
 
 
-def count_tests(stream_path):
-    """Return {passed, failed, skipped} counts of one stestr run."""
+def count_tests(stream_path, version=1):
+    """Return {passed, failed, skipped} counts of one subunit stream.
+
+    stestr keeps each run as a subunit v1 stream; ``tempest run --subunit``
+    writes v2.
+    """
     result = _Outcomes()
-    # stestr keeps each run as a subunit v1 stream.
     with open(stream_path, 'rb') as f:
-        subunit.ProtocolTestCase(f).run(result)
+        if version == 1:
+            subunit.ProtocolTestCase(f).run(result)
+        else:
+            stream = testtools.StreamToExtendedDecorator(result)
+            stream.startTestRun()
+            subunit.ByteStreamToStreamResult(f).run(stream)
+            stream.stopTestRun()
     counts = {'passed': 0, 'failed': 0, 'skipped': 0}
     for test_id, outcome in result.outcomes.items():
         # A class fixture that worked is not a test of its own.
@@ -89,9 +99,13 @@ def main(tiers_file):
         rows = [line.split() for line in f if line.strip()]
     for name, rc, secs in rows:
         rc = int(rc)
-        stream = _last_run(name)
+        stream, version = _last_run(name), 1
+        v2_stream = os.path.join(os.path.dirname(tiers_file),
+                                 name + '.subunit')
+        if os.path.exists(v2_stream):
+            stream, version = v2_stream, 2
         if stream:
-            counts = count_tests(stream)
+            counts = count_tests(stream, version)
             # A tier that failed without a failing test (an import error,
             # a crash) still counts as a failure.
             if rc and not counts['failed']:

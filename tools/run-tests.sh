@@ -9,7 +9,7 @@
 # counts every test of every tier: "N passed, N failed, N skipped".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 
 export XLOUD_TEST_REQUIRE_ALL=${XLOUD_TEST_REQUIRE_ALL:-1}
 tools/bootstrap.sh || { echo "0 passed, 1 failed (bootstrap)"; exit 1; }
@@ -26,7 +26,13 @@ for tier in $tiers; do
     rm -rf ".stestr-$tier"  # count this run only
     echo "===== tox -e $tier"
     start=$(date +%s)
-    .venv-tools/bin/tox -e "$tier"
+    if [ "$tier" = demo ]; then
+        # Count the main job's Tempest scenarios one by one.
+        .venv-tools/bin/tox -e demo -- --subunit "$results/demo.subunit" \
+            --html "$results/xloud-migration-report.html"
+    else
+        .venv-tools/bin/tox -e "$tier"
+    fi
     rc=$?
     echo "$tier $rc $(( $(date +%s) - start ))" >> "$results/tiers"
     echo "===== tox -e $tier: exit $rc"

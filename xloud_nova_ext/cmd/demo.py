@@ -22,6 +22,7 @@ deployment. What is real and what is fake: doc/source/embedded-cloud.rst.
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import time
@@ -44,6 +45,9 @@ def _parser():
                         help='write the HTML report here (default: '
                              'xloud-migration-report.html in the current '
                              'directory)')
+    parser.add_argument('--subunit', metavar='PATH',
+                        help='also keep the subunit v2 stream of the '
+                             'Tempest run here (CI counts its tests)')
     parser.add_argument('--keep', action='store_true',
                         help='after the run, keep the cloud running and '
                              'print the tempest.conf path and credentials '
@@ -108,6 +112,8 @@ def main(argv=None):
             print(report.table(tests))
             if report.write_html(stream, html):
                 print('HTML report: %s' % html)
+            if args.subunit:
+                shutil.copyfile(stream, args.subunit)
             if not tests:
                 print('error: no test matched %r' % args.regex,
                       file=sys.stderr)
