@@ -61,13 +61,15 @@ Related options:
         default=10.0,
         min=0.1,
         help="""
-Seconds to wait for Barbican when reading a vTPM secret (one HTTP request)
-in a migration pre-check or before the guest starts. A Barbican that does
-not answer in time counts as unreachable and the migration is refused.
+Seconds to wait for each request to Barbican (or to keystone for a token)
+when reading a vTPM secret in a migration pre-check or before the guest
+starts, and when granting the nova service user read access. A Barbican that
+does not answer in time counts as unreachable and the migration is refused.
 
 Related options:
 
 * ``vtpm_secret_transport``
+* ``vtpm_grant_service_user``
 """),
     cfg.BoolOpt(
         'vtpm_grant_service_user',

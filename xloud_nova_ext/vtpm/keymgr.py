@@ -203,7 +203,12 @@ class KeyManager(object):
                 service_auth=ks_loading.load_auth_from_conf_options(
                     self._conf, group='barbican_service_user'))
         verify = bconf.verify_ssl and (bconf.verify_ssl_path or True)
-        sess = ks_session.Session(auth=auth, verify=verify)
+        # Every request of the session is bounded, not only the payload
+        # read: the token and catalog requests of the auth plugin and the
+        # ACL requests of grant_read (which runs inside spawn) too.
+        sess = ks_session.Session(
+            auth=auth, verify=verify,
+            timeout=self._conf.xloud.vtpm_key_manager_timeout)
         endpoint = bconf.barbican_endpoint or auth.get_endpoint(
             sess, service_type='key-manager',
             interface=bconf.barbican_endpoint_type,

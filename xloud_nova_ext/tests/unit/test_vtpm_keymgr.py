@@ -18,9 +18,15 @@ is the one fake edge here. The functional and integration tests read from a
 real Barbican.
 """
 
+import socket
+import time
+
 from barbicanclient import exceptions as barbican_exc
 from castellan.common import exception as castellan_exc
+import fixtures
 from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1.identity import v3
+from keystoneauth1 import token_endpoint
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
@@ -169,3 +175,52 @@ class KeyManagerTest(testtools.TestCase):
         # Raised "from None": nothing of the session rides along.
         self.assertIsNone(err.__cause__)
         self.assertTrue(err.__suppress_context__)
+
+
+class FakeContext(object):
+    def __init__(self, auth):
+        self.auth = auth
+
+    def get_auth_plugin(self):
+        return self.auth
+
+
+class SilentServerTest(testtools.TestCase):
+    """A key manager that accepts connections and never answers."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(20, gentle=True))
+        self.server = socket.socket()
+        self.addCleanup(self.server.close)
+        self.server.bind(('127.0.0.1', 0))
+        self.server.listen(8)
+        self.endpoint = 'http://127.0.0.1:%d' % self.server.getsockname()[1]
+        self.context = FakeContext(token_endpoint.Token(self.endpoint, 't'))
+        self.conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
+        self.conf.register_opt(cfg.StrOpt('backend'), group='key_manager')
+        self.conf.register_opts(vtpm_conf.OPTS, group='xloud')
+        self.km = keymgr.KeyManager('cmp1', self.conf.conf)
+        # The first session registers castellan's [barbican] options.
+        self.km._session(self.context)
+        self.conf.config(vtpm_key_manager_timeout=0.3, group='xloud')
+        self.conf.config(barbican_endpoint=self.endpoint, group='barbican')
+
+    def test_grant_read_gives_up_after_the_timeout(self):
+        # grant_read runs inside spawn: it must not block it for ever.
+        start = time.monotonic()
+        self.assertRaises(ks_exc.ConnectTimeout, self.km.grant_read,
+                          self.context, 'uuid', 'nova-user')
+        self.assertLess(time.monotonic() - start, 5)
+
+    def test_token_request_gives_up_after_the_timeout(self):
+        # The service user's plugin asks keystone for a token first.
+        auth = v3.Password(auth_url=self.endpoint, username='nova',
+                           password='p', project_name='service',
+                           user_domain_id='default',
+                           project_domain_id='default')
+        start = time.monotonic()
+        err = self.assertRaises(keymgr.KeyManagerReadError, self.km.read,
+                                FakeContext(auth), 'uuid')
+        self.assertEqual(keymgr.UNREACHABLE, err.outcome)
+        self.assertLess(time.monotonic() - start, 5)
