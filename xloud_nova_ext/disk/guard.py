@@ -39,7 +39,6 @@ from nova.compute import task_states
 from nova import context as nova_context
 from nova import exception as nova_exc
 from nova import objects
-from nova import utils as nova_utils
 from nova.virt import driver as virt_driver
 from nova.virt.libvirt import utils as libvirt_utils
 from oslo_concurrency import processutils
@@ -63,9 +62,32 @@ BLOCK = 'block migration'
 COLD = 'cold migration'
 
 
+#: Seconds a cold migration's destination has to answer the probe. Without
+#: a bound, an unreachable host or a hung mount there would hold the
+#: migration (guest running, task state resize_migrating) for ever.
+PROBE_TIMEOUT = 60
+#: Exit status of coreutils' timeout(1) when it had to stop the command.
+_TIMED_OUT = 124
+
+
 def ssh_run(host, script):
-    """Run ``script`` on ``host`` as nova's remote filesystem drivers do."""
-    return nova_utils.ssh_execute(host, script)[0]
+    """Run ``script`` on ``host`` as nova's ssh_execute does, bounded.
+
+    coreutils' ``timeout`` stops ssh after :data:`PROBE_TIMEOUT` seconds:
+    processutils' own timeout leaves the process running, and under
+    eventlet raises an exception class no caller can catch by name.
+    """
+    cmd = ('timeout', str(PROBE_TIMEOUT), 'ssh', '-o', 'BatchMode=yes', host,
+           script)
+    try:
+        return processutils.execute(*cmd)[0]
+    except processutils.ProcessExecutionError as e:
+        if e.exit_code != _TIMED_OUT:
+            raise
+        raise processutils.ProcessExecutionError(
+            exit_code=e.exit_code, cmd=e.cmd,
+            description='%s did not answer within %d s' % (host,
+                                                           PROBE_TIMEOUT))
 
 
 class Reported(space.Have):

@@ -14,6 +14,7 @@
 
 import os
 import subprocess
+import time
 
 import fixtures
 from nova.compute import task_states
@@ -357,6 +358,25 @@ class ColdCheckTest(RealDisksTestCase):
         err = self.assertRaises(exception.DiskSpaceUnknown, self.check)
         self.assertIn('Permission denied', str(err))
         self.assertIn('cold_migration_disk_preflight = false', str(err))
+        self.assertEqual([], [p for p in os.listdir(self.instances)
+                              if p.startswith('.xloud')])
+
+    def test_silent_destination_is_a_refusal_in_bounded_time(self):
+        # The real ssh_run, with an ssh that connects and never answers.
+        self.useFixture(fixtures.Timeout(30, gentle=True))
+        bin_dir = self.useFixture(fixtures.TempDir()).path
+        with open(os.path.join(bin_dir, 'ssh'), 'w') as f:
+            f.write('#!/bin/sh\nexec sleep 25\n')
+        os.chmod(os.path.join(bin_dir, 'ssh'), 0o755)
+        self.useFixture(fixtures.EnvironmentVariable(
+            'PATH', bin_dir + os.pathsep + os.environ['PATH']))
+        self.useFixture(fixtures.MonkeyPatch(
+            'xloud_nova_ext.disk.guard.PROBE_TIMEOUT', 1))
+        self.guard.run_remote = guard.ssh_run
+        start = time.monotonic()
+        err = self.assertRaises(exception.DiskSpaceUnknown, self.check)
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertIn('192.0.2.20 did not answer within 1 s', str(err))
         self.assertEqual([], [p for p in os.listdir(self.instances)
                               if p.startswith('.xloud')])
 
