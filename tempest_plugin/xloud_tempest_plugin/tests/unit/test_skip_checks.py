@@ -14,9 +14,11 @@
 
 import inspect
 
+import fixtures
 from oslo_config import cfg
 import testtools
 
+from tempest import config
 from tempest.lib import decorators
 
 from xloud_tempest_plugin.api.compute import test_cold_migration as cold
@@ -139,12 +141,33 @@ class TestSkipChecks(base.TestCase):
                          'disk_full_dest_host is not set')
 
 
+class _GroupWithout(object):
+    """A config group without option ``name``, as if no plugin had it.
+
+    barbican-tempest-plugin, when installed, registers [service_available]
+    barbican for the whole process.
+    """
+
+    def __init__(self, group, name):
+        self._group = group
+        self._name = name
+
+    def __contains__(self, key):
+        return key != self._name and key in self._group
+
+    def __getattr__(self, key):
+        if key == self._name:
+            raise cfg.NoSuchOptError(key)
+        return getattr(self._group, key)
+
+
 class TestSkipChecksWithoutBarbicanPlugin(base.TestCase):
 
     @decorators.idempotent_id('b23adfee-c765-4d61-a9b7-303036861a18')
     def test_vtpm_without_barbican_tempest_plugin(self):
-        if 'barbican' in cfg.CONF.service_available:
-            self.skipTest('barbican-tempest-plugin is installed here.')
+        self.useFixture(fixtures.MockPatchObject(
+            config.CONF._config, 'service_available', _GroupWithout(
+                config.CONF.service_available, 'barbican')))
         self.flags('compute-feature-enabled', vtpm_live_migration=True)
         e = self.assertRaises(testtools.TestCase.skipException,
                               vtpm.VTPMLiveMigrationTest.skip_checks)
