@@ -123,7 +123,7 @@ class VTPMGuard(object):
             return None
         secret_uuid, security = secret
         value = self._read(context, instance, secret_uuid, security)
-        self._purge()
+        self.purge()
         pending = self._pending[instance.uuid] = _Pending(secret_uuid, value)
         LOG.info('vTPM secret %s is readable from the key manager; it will '
                  'be defined here before the guest arrives.', secret_uuid,
@@ -146,7 +146,7 @@ class VTPMGuard(object):
             if pending.check_data is check_data:
                 pending.check_data = None
                 if not pending.confirmed:
-                    del self._pending[uuid]
+                    self._pending.pop(uuid, None)
 
     def define_incoming(self, context, instance, migrate_data):
         """pre_live_migration: define the libvirt secret for the guest.
@@ -373,11 +373,17 @@ class VTPMGuard(object):
                                  uuid=secret_uuid, ephemeral=not keep,
                                  private=not keep)
 
-    def _purge(self):
+    def purge(self):
+        """Drop the pre-checked values older than :data:`PENDING_TTL`.
+
+        Runs before each pre-check and from the driver's periodic resource
+        update, so that a value whose migration never came (its source died
+        after the check) does not stay in memory until the next pre-check.
+        """
         now = time.monotonic()
         for uuid, pending in list(self._pending.items()):
             if pending.expires <= now:
-                del self._pending[uuid]
+                self._pending.pop(uuid, None)
 
 
 def _secret_of(instance, flavor=None):

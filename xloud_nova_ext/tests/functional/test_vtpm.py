@@ -361,6 +361,24 @@ class HostModeLiveMigrationTest(VTPMTestBase):
         self.assert_migrated(server, 'src', 'dest', migration)
         self.assert_secret_on('dest', server, value)
 
+    def test_periodic_task_drops_a_value_whose_migration_never_came(self):
+        server = self.boot_vtpm('host')
+        guard = self.driver('dest')._vtpm
+        # As if the source had died after the destination's confirmed
+        # pre-check: nobody will call pre_live_migration or roll back.
+        instance = self.instance(server)
+        with guard.destination_check(self.owner_context(), instance) as check:
+            check.bind(objects.LibvirtLiveMigrateData())
+        guard.confirm(instance)
+        self.secret_values.append(guard._pending[server['id']].value)
+        self.computes['dest'].manager.update_available_resource(
+            nova_context.get_admin_context())
+        self.assertIn(server['id'], guard._pending)  # not expired yet
+        guard._pending[server['id']].expires = 0
+        self.computes['dest'].manager.update_available_resource(
+            nova_context.get_admin_context())
+        self.assertEqual({}, guard._pending)
+
     def test_source_that_lost_its_secret_still_migrates(self):
         server = self.boot_vtpm('host')
         value = self.barbican_value(server)

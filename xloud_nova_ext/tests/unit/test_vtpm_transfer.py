@@ -169,6 +169,18 @@ class LiveMigrationDestinationTest(GuardTestBase):
         self.guard.define_incoming(self.requester, instance, migrate_data())
         self.assertEqual(['nova', 'nova'], self.km.reads)
 
+    def test_value_whose_migration_never_came_is_purged(self):
+        self.km.answers['nova'] = VALUE
+        instance = make_instance()
+        check_data = self.check(instance)
+        self.guard.confirm(instance)
+        self.guard.end_check(check_data)
+        self.guard.purge()
+        self.assertIn(INSTANCE, self.guard._pending)
+        self.guard._pending[INSTANCE].expires = 0
+        self.guard.purge()
+        self.assertEqual({}, self.guard._pending)
+
     def test_refusals(self):
         instance = make_instance()
         for answer, refusal in (

@@ -56,8 +56,10 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._cpu.check_configured_models()
 
     def get_available_resource(self, nodename):
-        # Periodic: drop disk reservations of migrations that ended unseen.
+        # Periodic: drop disk reservations and pre-checked vTPM values of
+        # migrations that ended unseen.
         self._disk.prune()
+        self._vtpm.purge()
         data = super().get_available_resource(nodename)
         self._cpu.publish_host_model(data)
         return data
