@@ -275,17 +275,19 @@ class CPUGuard(object):
     def _hypervisor_models(self, virt_type, arch, machine):
         # Cached per (virt type, arch, machine type): the list changes only
         # with QEMU or libvirt, whose upgrade needs a nova-compute restart.
+        # A failure is not cached: it may be a passing libvirtd restart, and
+        # caching it would skip this check until nova-compute restarts.
         key = (virt_type, arch, machine)
         if key not in self._models:
             try:
                 root = xmlcpu.parse_xml(
                     self._host.get_connection().getDomainCapabilities(
                         None, arch, machine, virt_type, 0))
-                self._models[key] = frozenset(xmlcpu.usable_models(root))
             except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
                 LOG.warning('Cannot list the CPU models of the hypervisor '
                             '(%s, %s, %s): %s', virt_type, arch, machine, e)
-                self._models[key] = None
+                return None
+            self._models[key] = frozenset(xmlcpu.usable_models(root))
         return self._models[key]
 
     # Records and reports
@@ -325,21 +327,23 @@ class CPUGuard(object):
 
     def _get_host_model(self):
         # Cached: like nova's domain capabilities, it changes only with
-        # libvirt or QEMU, whose upgrade needs a nova-compute restart.
+        # libvirt or QEMU, whose upgrade needs a nova-compute restart. A
+        # failure to read it is not cached: the next periodic update
+        # tries again.
         if self._host_model is None:
-            self._host_model = self._read_host_model() or False
+            try:
+                self._host_model = self._read_host_model() or False
+            except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
+                LOG.warning('Cannot read the host-model CPU: %s', e)
+                return None
         return self._host_model or None
 
     def _read_host_model(self):
         virt_type = self._conf.libvirt.virt_type
-        try:
-            conn = self._host.get_connection()
-            arch = self._host.get_capabilities().host.cpu.arch
-            host_model = xmlcpu.host_model(xmlcpu.parse_xml(
-                conn.getDomainCapabilities(None, arch, None, virt_type, 0)))
-        except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
-            LOG.warning('Cannot read the host-model CPU: %s', e)
-            return None
+        conn = self._host.get_connection()
+        arch = self._host.get_capabilities().host.cpu.arch
+        host_model = xmlcpu.host_model(xmlcpu.parse_xml(
+            conn.getDomainCapabilities(None, arch, None, virt_type, 0)))
         if host_model is None:
             return None
         # Never publish a reference that this very hypervisor refuses: other

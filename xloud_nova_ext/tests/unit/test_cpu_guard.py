@@ -18,6 +18,7 @@ import fixtures
 
 from nova import conf as nova_conf
 from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
 from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
@@ -285,6 +286,19 @@ class CheckDestinationTest(GuardTestCase):
         self.assertEqual(1, self.host.conn.domcaps_calls)
         self.assertEqual(3, len(self.host.conn.cpu_compare_calls))
 
+    def test_model_list_failure_is_not_cached(self):
+        # libvirtd restarting: the list cannot be read once, then can.
+        self.host.conn.hidden_models = {'Nehalem'}
+        inst = instance(vcpu_model('custom', 'Nehalem'))
+        with mock.patch.object(
+                self.host.conn, 'getDomainCapabilities',
+                side_effect=fakelibvirt.make_libvirtError(
+                    fakelibvirt.libvirtError, 'Cannot recv data',
+                    error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)):
+            self.guard.check_destination(inst, cpu_info())
+        self.assertRaises(exception.CPUIncompatible,
+                          self.guard.check_destination, inst, cpu_info())
+
     def test_off(self):
         self.conf.config(cpu_precheck=False, group='xloud')
         self.guard.check_destination(instance(), cpu_info())
@@ -364,6 +378,20 @@ class PublishTest(GuardTestCase):
         info = jsonutils.loads(resources['cpu_info'])
         self.assertEqual('Skylake-Client', info['model'])
         self.assertEqual(SKYLAKE_HM, xmlcpu.host_model_from_info(info))
+
+    def test_host_model_read_failure_is_not_cached(self):
+        with mock.patch.object(
+                self.host.conn, 'getDomainCapabilities',
+                side_effect=fakelibvirt.make_libvirtError(
+                    fakelibvirt.libvirtError, 'Cannot recv data',
+                    error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)):
+            resources = cpu_info(fake_cpu.SKYLAKE, host_model=False)
+            self.guard.publish_host_model(resources)
+        self.assertNotIn(xmlcpu.CPU_INFO_HOST_MODEL_KEY,
+                         jsonutils.loads(resources['cpu_info']))
+        self.guard.publish_host_model(resources)
+        self.assertEqual(SKYLAKE_HM, xmlcpu.host_model_from_info(
+            jsonutils.loads(resources['cpu_info'])))
 
     def test_host_model_this_hypervisor_refuses_is_not_published(self):
         logger = self.useFixture(fixtures.FakeLogger())
