@@ -220,6 +220,8 @@ class ReservationTest(RealDisksTestCase):
         self.dest_fs.free_bytes = (self.needed + 10 * MiB -
                                    disk_fx.allocated(self.base))
         self.reserve()
+        self.assertEqual(self.needed - disk_fx.allocated(self.base),
+                         self.dest.ledger.snapshot()[UUID].total)
 
     def test_failure_after_the_reservation_releases_it(self):
         def boom():
@@ -239,6 +241,8 @@ class ReservationTest(RealDisksTestCase):
     def test_no_copy_no_check(self):
         self.dest_fs.free_bytes = 0
         self.reserve(block_migration=False)
+        self.assertEqual(['nova pre_live_migration'], self.ran)
+        self.assertEqual(0, len(self.dest.ledger))
         self.reserve(is_shared_instance_path=True)
         self.reserve(is_shared_block_storage=True)
         self.assertEqual(0, len(self.dest.ledger))
