@@ -102,10 +102,10 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                 context, instance, src_compute_info, *args, **kwargs))
         return self._disk.publish(data, disk_mb)
 
-    def check_source_migrate_data_at_dest(self, context, instance,
+    def check_source_migrate_data_at_dest(self, ctxt, instance,
                                           *args, **kwargs):
         data = super().check_source_migrate_data_at_dest(
-            context, instance, *args, **kwargs)
+            ctxt, instance, *args, **kwargs)
         self._vtpm.confirm(instance)
         return data
 
