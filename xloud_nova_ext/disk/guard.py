@@ -58,6 +58,9 @@ from xloud_nova_ext import exception
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
+#: available_mb() when this host's free space cannot be read.
+UNKNOWN = object()
+
 BLOCK = 'block migration'
 COLD = 'cold migration'
 
@@ -161,17 +164,28 @@ class DiskGuard(object):
 
         For nova's ``disk_available_mb``, which nova's own check (API
         microversions < 2.25) and :meth:`check_source` compare with.
-        Rounded down.
+        Rounded down; :data:`UNKNOWN` when the free space cannot be read.
         """
         if not self._enabled(CONF.xloud.block_migration_disk_preflight):
             return None
-        have = self._have(*self.ledger.in_flight(self.fs.allocated))
+        try:
+            have = self._have(*self.ledger.in_flight(self.fs.allocated))
+        except exception.DiskSpaceUnknown as e:
+            # Not a refusal here: a migration that copies no disk does not
+            # need the figure. A block migration is refused by _reserve, in
+            # pre_live_migration, before anything is copied.
+            LOG.warning('%s', e)
+            return UNKNOWN
         return have.available // units.Mi
 
     @staticmethod
     def publish(migrate_data, available_mb):
         """Put :meth:`available_mb`'s answer in the destination's data."""
-        if available_mb is not None:
+        if available_mb is UNKNOWN:
+            # Rather no figure (the source then leaves the decision to
+            # pre_live_migration) than nova's, which ignores the real disk.
+            migrate_data.disk_available_mb = None
+        elif available_mb is not None:
             migrate_data.disk_available_mb = available_mb
         return migrate_data
 

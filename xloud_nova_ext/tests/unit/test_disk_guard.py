@@ -107,12 +107,14 @@ class DestinationCheckTest(GuardTestCase):
         self.guard.publish(data, self.guard.available_mb())
         self.assertEqual(99999, data.disk_available_mb)
 
-    def test_unreadable_instances_path_is_a_refusal(self):
+    def test_unreadable_instances_path_publishes_no_figure(self):
+        # A live migration that copies no disk must not be refused for it;
+        # a block migration is refused in pre_live_migration (below).
         self.guard.fs = disk_fx.FakeFS(0)
         self.guard.fs.free = lambda path: os.statvfs(path + '/missing')
-        err = self.assertRaises(exception.DiskSpaceUnknown,
-                                self.guard.available_mb)
-        self.assertIn('host dest', str(err))
+        data = self.migrate_data(disk_available_mb=99999)
+        self.guard.publish(data, self.guard.available_mb())
+        self.assertIsNone(data.disk_available_mb)
 
 
 class RealDisksTestCase(GuardTestCase):
@@ -222,6 +224,13 @@ class ReservationTest(RealDisksTestCase):
         self.reserve()
         self.assertEqual(self.needed - disk_fx.allocated(self.base),
                          self.dest.ledger.snapshot()[UUID].total)
+
+    def test_unreadable_instances_path_refuses_the_block_migration(self):
+        self.dest_fs.free = lambda path: os.statvfs(path + '/missing')
+        err = self.assertRaises(exception.DiskSpaceUnknown, self.reserve)
+        self.assertIn('host dest', str(err))
+        self.assertEqual([], self.ran)
+        self.assertEqual(0, len(self.dest.ledger))
 
     def test_failure_after_the_reservation_releases_it(self):
         def boom():
