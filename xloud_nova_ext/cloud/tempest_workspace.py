@@ -61,10 +61,11 @@ class Workspace:
             conf.write(f)
         return self.conf_path
 
-    def run(self, regex, extra=()):
-        argv = [tempest_bin(), 'run', '--config-file', self.conf_path,
-                '--regex', regex] + list(extra)
-        return subprocess.run(argv, cwd=self.path, env=self.env).returncode
+    def run_argv(self, regex, concurrency):
+        """``tempest run`` of this workspace, writing subunit v2 to stdout."""
+        return [tempest_bin(), 'run', '--subunit', '--config-file',
+                self.conf_path, '--regex', regex, '--concurrency',
+                str(concurrency)]
 
 
 def cloud_sections(keystone_url, compute_nodes, extra=None):

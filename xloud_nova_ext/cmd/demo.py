@@ -104,10 +104,7 @@ def main(argv=None):
             ws = cloud.tempest
             stream = os.path.join(cloud.workdir, 'tempest.subunit')
             rc, tests = report.run_tempest(
-                [os.path.join(os.path.dirname(sys.executable), 'tempest'),
-                 'run', '--subunit', '--config-file', ws.conf_path,
-                 '--regex', args.regex, '--concurrency',
-                 str(args.concurrency)],
+                ws.run_argv(args.regex, args.concurrency),
                 cwd=ws.path, env=ws.env, stream_path=stream)
             print(report.table(tests))
             if report.write_html(stream, html):
