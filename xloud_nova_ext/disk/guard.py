@@ -341,8 +341,7 @@ class DiskGuard(object):
             return
         if dest == local_address:
             return  # resize to the same host: nothing crosses the network
-        disks = [d for d in need_mod.parse_disk_info(disk_info())
-                 if os.path.basename(d['path']) != need_mod.SWAP_DISK]
+        disks = need_mod.cold_copied(need_mod.parse_disk_info(disk_info()))
         if not disks:
             return
         cache = self._cache_dir()

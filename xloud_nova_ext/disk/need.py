@@ -185,6 +185,11 @@ def block_migration_need(disks, instance_dir, cache_dir, headroom, has_base):
     return Need(items, headroom)
 
 
+def cold_copied(disks):
+    """The disks a cold migration copies: all but swap."""
+    return [d for d in disks if os.path.basename(d['path']) != SWAP_DISK]
+
+
 def cold_migration_need(disks, instance_dir, cache_dir, headroom, has_base,
                         sparse, apparent):
     """What a cold migration writes on the destination.
@@ -196,7 +201,7 @@ def cold_migration_need(disks, instance_dir, cache_dir, headroom, has_base,
     cache lacks are fetched by finish_migration.
     """
     items = []
-    copied = [d for d in disks if os.path.basename(d['path']) != SWAP_DISK]
+    copied = cold_copied(disks)
     for disk in copied:
         name = os.path.basename(disk['path'])
         size = disk['disk_size'] if sparse else apparent(disk['path'])
