@@ -275,9 +275,7 @@ def main():
                  if line.strip().startswith('model:')][0].split()[-1]
         # As a command: interpreter start-up and a fresh libvirt included.
         root = tempfile.mkdtemp(prefix='xloud-bench-embed-', dir=work)
-        embedded_libvirt._copy_files(
-            embedded_libvirt.WARM_CACHE,
-            os.path.join(root, embedded_libvirt._CAPS))
+        embedded_libvirt.prepare_root(root)
         start = time.perf_counter()
         subprocess.run([sys.executable, '-m',
                         'xloud_nova_ext.cmd.cpu_baseline', hyp_json,
