@@ -39,6 +39,15 @@ if grep -q -i 'failedtest\|ImportError' listed.txt; then
     fail "tempest could not load a test module"
 fi
 echo "tempest lists all $(wc -l < expected-ids.txt) scenarios"
+# check-uuid reads the source: a variant class that inherits its tests
+# would pass it with ids that name two tests each. Count what tempest runs.
+grep '^xloud_tempest_plugin\.' listed.txt | grep -o 'id-[0-9a-f-]*' | sort \
+    > listed-uuids.txt
+[ "$(wc -l < listed-uuids.txt)" -eq "$(wc -l < expected-ids.txt)" ] ||
+    fail "a listed scenario has no idempotent id"
+dups=$(uniq -d listed-uuids.txt)
+[ -z "$dups" ] || fail "idempotent ids shared by several tests: $dups"
+echo "every listed scenario has an id of its own"
 
 echo "== check-uuid --package xloud_tempest_plugin"
 check-uuid --package xloud_tempest_plugin

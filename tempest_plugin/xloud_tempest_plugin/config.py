@@ -69,23 +69,42 @@ when the record goes to ``error``, ``failed`` or ``cancelled``.
     cfg.ListOpt(
         'console_failure_patterns',
         default=[r'Kernel panic',
-                 r'Call Trace:',
-                 r'BUG: ',
+                 r'Oops: ',
+                 r'kernel BUG at ',
+                 r'BUG: unable to handle',
+                 r'BUG: kernel NULL pointer dereference',
                  r'I/O error\W+(?:on )?dev (?!fd)',
                  r'EXT4-fs error',
                  r'Out of memory: Kill'],
         help="""
 Regular expressions (Python syntax, case sensitive, no commas) that must not
-appear in the console output the guest wrote since the migration started.
-The default catches a kernel panic, an oops, a kernel BUG, disk I/O errors
-(but not the floppy probe errors of CirrOS, ``dev fd0``), ext4 errors and
-the OOM killer. An empty list checks only that the console is readable.
+appear in the console output the guest wrote since the migration started:
+the scenario fails when one does. The default catches a kernel panic, an
+oops, a kernel BUG, disk I/O errors (but not the floppy probe errors of
+CirrOS, ``dev fd0``), ext4 errors and the OOM killer. An empty list checks
+only that the console is readable.
 
 Related options:
 
+* ``console_warning_patterns``: reported, never failed.
 * ``[compute-feature-enabled] console_output``: when false, no console check
   is made.
 * ``console_boot_marker``
+"""),
+    cfg.ListOpt(
+        'console_warning_patterns',
+        default=[r'Call Trace:',
+                 r'BUG: soft lockup',
+                 r'rcu: INFO: .*stall',
+                 r'rcu_sched self-detected stall',
+                 r'WARNING: CPU: ',
+                 r'INFO: task .* blocked for more than'],
+        help="""
+Regular expressions for console lines that are reported in the scenario's
+verification report but do not fail it: the kernel warnings (soft lockups,
+RCU stalls, WARN_ON backtraces) that a guest prints on a loaded TCG gate
+node although it is healthy. A line that also matches
+``console_failure_patterns`` fails the scenario.
 """),
     cfg.StrOpt(
         'console_boot_marker',
@@ -96,8 +115,28 @@ kernel banner by default). If it appears in the console output written since
 a live migration started, the guest rebooted and the scenario fails. Empty to
 disable this check (for a guest that is not Linux).
 
-With ``[validation] run_validation`` the scenarios also read the guest's
-uptime over SSH before and after the move; it must not go backwards.
+A guest that prints the Xloud heartbeat on its serial console (one line
+every 100 ms: ``xloud-heartbeat boot_id=<32 hex> uptime_ms=<int> seq=<int>
+memsum=<8 hex>``) is checked more closely: same boot id and a growing uptime
+after a live migration (no reboot), an unchanged memory checksum, a heartbeat
+that still advances after the move, and the largest heartbeat gap around the
+switchover reported as the guest-observed pause. On a guest without it
+(CirrOS) the report says which of these could not be verified. With
+``[validation] run_validation`` the scenarios also read the guest's uptime
+over SSH before and after the move; it must not go backwards.
+
+Related options:
+
+* ``heartbeat_timeout``
+"""),
+    cfg.IntOpt(
+        'heartbeat_timeout',
+        default=10,
+        min=1,
+        help="""
+Seconds to wait, after a move, for the heartbeat of a guest that prints one
+to advance on its console (the guest runs on its new host). The console is
+read every ``[compute] build_interval`` seconds at most.
 """),
     cfg.IntOpt(
         'drain_server_count',

@@ -22,4 +22,9 @@ class VerificationFailed(AssertionError):
     """The guest did not survive its migration as expected.
 
     An AssertionError, so that test runners report a failure, not an error.
+    ``verification`` is the results.Verification with every check made.
     """
+
+    def __init__(self, message, verification=None):
+        super().__init__(message)
+        self.verification = verification

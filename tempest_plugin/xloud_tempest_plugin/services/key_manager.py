@@ -37,6 +37,26 @@ class SecretsClient(rest_client.RestClient):
         self.expected_success(200, resp.status)
         return rest_client.ResponseBody(resp, json.loads(body))
 
+    def read_payload_status(self, secret_uuid):
+        """HTTP status of a read of the secret's payload, by this client.
+
+        The payload itself is never read, so never logged: a streamed GET
+        (``chunked``) skips tempest's request logging, and the response is
+        closed unread; only its status comes back (200 readable, 403 or 404
+        refused).
+        """
+        url, headers, _body = self.auth_provider.auth_request(
+            'GET', 'v1/secrets/%s/payload' % secret_uuid,
+            headers=dict(self.get_headers(),
+                         Accept='application/octet-stream'),
+            filters=self.filters)
+        resp, _unread = self.raw_request(url, 'GET', headers=headers,
+                                         chunked=True)
+        try:
+            return resp.status
+        finally:
+            resp.close()
+
     def show_secret(self, secret_uuid):
         """Metadata of one secret (never its payload)."""
         resp, body = self.get('v1/secrets/%s' % secret_uuid)

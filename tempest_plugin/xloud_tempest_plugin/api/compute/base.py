@@ -12,8 +12,8 @@
 
 """Base classes of the migration scenarios: boot, move, prove survival."""
 
-import contextlib
 import dataclasses
+import os
 import time
 import typing
 
@@ -26,6 +26,7 @@ from tempest.common import waiters as tempest_waiters
 from tempest import config
 from tempest.lib.common.utils import test_utils
 
+from xloud_tempest_plugin.common import exceptions
 from xloud_tempest_plugin.common import migrations
 from xloud_tempest_plugin.common import verify
 from xloud_tempest_plugin.common import waiters
@@ -84,8 +85,11 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
         cls.verifier = verify.MigrationVerifier(
             cls.admin_servers_client, cls.admin_migrations_client,
             failure_patterns=opts.console_failure_patterns,
+            warning_patterns=opts.console_warning_patterns,
             boot_marker=opts.console_boot_marker,
-            check_console=CONF.compute_feature_enabled.console_output)
+            check_console=CONF.compute_feature_enabled.console_output,
+            heartbeat_timeout=opts.heartbeat_timeout,
+            poll_interval=min(CONF.compute.build_interval, 1))
 
     # Hosts
 
@@ -131,10 +135,14 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
 
     # Servers
 
-    def create_guest(self, host=None, flavor=None):
-        """Boot a server (on host when given), deleted when the test ends."""
-        # Only an admin may ask for a host (microversion 2.74).
-        clients = self.os_admin if host else self.os_primary
+    def create_guest(self, host=None, flavor=None, clients=None):
+        """Boot a server (on host when given), deleted when the test ends.
+
+        By default the admin boots it when a host is asked for (only an
+        admin may, microversion 2.74), the primary user otherwise.
+        """
+        if clients is None:
+            clients = self.os_admin if host else self.os_primary
         kwargs = {'clients': clients, 'wait_until': 'ACTIVE'}
         if host:
             kwargs['host'] = host
@@ -142,7 +150,10 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
             kwargs['flavor'] = flavor
         resources = None
         if CONF.validation.run_validation:
-            resources = self.get_class_validation_resources(clients)
+            # Each guest its own keypair, security group and floating IP:
+            # the class's shared set has one floating IP per client, which
+            # the next boot would move to the next guest.
+            resources = self.get_test_validation_resources(clients)
             kwargs.update(validatable=True, validation_resources=resources,
                           wait_until='SSHABLE')
         server = self.create_test_server(**kwargs)
@@ -195,10 +206,11 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
         move.request_id = body.response.get('x-openstack-request-id')
         return move
 
-    def live_migrate(self, guest, host=None, block_migration=None):
+    def live_migrate(self, guest, host=None, block_migration=None,
+                     timeout=None):
         """Live-migrate and wait until the record is completed."""
         move = self.request_live_migration(guest, host, block_migration)
-        self.wait_for_move(move, 'completed')
+        self.wait_for_move(move, 'completed', timeout=timeout)
         tempest_waiters.wait_for_server_status(
             self.admin_servers_client, guest.id, 'ACTIVE')
         return move
@@ -228,13 +240,14 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
             self.admin_servers_client, move.server_id, 'ACTIVE')
         self.wait_for_move(move, 'reverted')
 
-    def wait_for_move(self, move, status):
+    def wait_for_move(self, move, status, timeout=None):
         """Wait for the move's record; note the seconds it took."""
         record = waiters.wait_for_migration_status(
             self.admin_migrations_client, move.server_id,
             move.migration_type, status, known_ids=move.known_ids,
             servers_client=self.admin_servers_client,
-            timeout=self.migration_timeout, request_id=move.request_id)
+            timeout=timeout or self.migration_timeout,
+            request_id=move.request_id)
         move.seconds = round(time.time() - move.started, 3)
         move.timings[status] = move.seconds
         return record
@@ -244,18 +257,56 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
     def assert_survived(self, guest, move, status, final_host=None,
                         guest_restarted=False):
         """The post-migration verification that every scenario runs."""
-        report = self.verifier.verify(
-            move, status, final_host=final_host,
+        return self.verified(
+            self.verifier.verify, move, status, final_host=final_host,
             guest_restarted=guest_restarted,
             read_uptime=self.uptime_reader(guest))
-        self.record_report(report)
-        return report
 
-    def record_report(self, report):
-        """Put a verification report (with durations) in the details."""
-        LOG.info('Migration report: %s', report)
-        self.addDetail('xloud-migration-%s' % report['migration']['id'],
-                       content.json_content(report))
+    def verified(self, verify, *args, **kwargs):
+        """Run a verifier method; its results go in the details either way."""
+        try:
+            result = verify(*args, **kwargs)
+        except exceptions.VerificationFailed as e:
+            if e.verification:
+                self.record_report(e.verification)
+            raise
+        self.record_report(result)
+        return result
+
+    def record_report(self, result):
+        """Put a verification (checks, durations) in the test's details.
+
+        As JSON (``xloud-migration-<migration id>``) for reports, and as
+        text, one line per check, for whoever reads the test's output.
+        """
+        LOG.info('Migration verification: %s', result.summary())
+        name = result.migration.get('id') or result.server
+        self.addDetail('xloud-migration-%s' % name,
+                       content.json_content(result.as_dict()))
+        self.addDetail('xloud-verification-%s' % name,
+                       content.text_content(result.summary()))
+
+    # Time
+
+    def seconds_left(self):
+        """Seconds until the per-test timeout (OS_TEST_TIMEOUT) fires.
+
+        None when there is no such timeout. tempest starts it in setUp,
+        shortly before the test: counted from now, a little is left over.
+        """
+        try:
+            timeout = int(os.environ.get('OS_TEST_TIMEOUT', 0))
+        except ValueError:
+            return None
+        if timeout <= 0:
+            return None
+        timeout *= self.TIMEOUT_SCALING_FACTOR
+        started = getattr(self, '_test_started', None) or time.time()
+        return timeout - (time.time() - started)
+
+    def setUp(self):
+        self._test_started = time.time()
+        super().setUp()
 
     # Hosts under maintenance
 
@@ -263,9 +314,12 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
         return self.admin_services_client.list_services(
             binary='nova-compute', host=host)['services'][0]
 
-    @contextlib.contextmanager
-    def compute_service_disabled(self, host):
-        """Disable host's nova-compute service; re-enable it at the end."""
+    def disable_compute_service(self, host):
+        """Disable host's nova-compute service until the test ends.
+
+        Re-enabled by a cleanup, which runs however the test ends (failure,
+        error or per-test timeout); enable_compute_service does it earlier.
+        """
         service = self.compute_service(host)
         self.assertEqual('enabled', service['status'],
                          'Host %s is already disabled; not touching it.' %
@@ -273,9 +327,13 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
         self.admin_services_client.update_service(
             service['id'], status='disabled',
             disabled_reason='tempest %s is draining this host' % self.id())
-        try:
-            yield service
-        finally:
+        self.addCleanup(self.enable_compute_service, host)
+        return service
+
+    def enable_compute_service(self, host):
+        """Enable host's nova-compute service unless it already is."""
+        service = self.compute_service(host)
+        if service['status'] != 'enabled':
             self.admin_services_client.update_service(
                 service['id'], status='enabled')
 

@@ -24,20 +24,46 @@ class DrainHostTest(base.LiveMigrationTestBase):
     """Drain a host before maintenance, as an operator does."""
 
     block_migration = 'auto'
+    # Seconds of the per-test timeout kept for verifying each server and
+    # for the cleanups (deleting the servers, enabling the host again).
+    VERIFY_SECONDS = 30
+    CLEANUP_SECONDS = 120
 
     def _test_drain_host(self, count):
         first = self.create_guest(host=self.source_host())
         host = self.get_host_for_server(first.id)
         guests = [first] + [self.create_guest(host=host)
                             for _ in range(count - 1)]
-        with self.compute_service_disabled(host):
-            for guest in guests:
-                move = self.live_migrate(guest)
-                self.assert_survived(guest, move, 'completed')
-            left = [g.id for g in guests
-                    if self.get_host_for_server(g.id) == host]
-            self.assertEqual([], left, 'Servers still on %s.' % host)
+        self.disable_compute_service(host)
+        for index, guest in enumerate(guests):
+            move = self.live_migrate(
+                guest, timeout=self._migration_wait(len(guests) - index))
+            self.assert_survived(guest, move, 'completed')
+        left = [g.id for g in guests
+                if self.get_host_for_server(g.id) == host]
+        self.assertEqual([], left, 'Servers still on %s.' % host)
+        self.enable_compute_service(host)
         self.assertEqual('enabled', self.compute_service(host)['status'])
+
+    def _migration_wait(self, remaining):
+        """How long one of the remaining migrations may take.
+
+        [xloud_migration] migration_timeout, cut so that all remaining
+        migrations, their verification and the cleanups fit in the per-test
+        timeout: a slow drain then fails with the waiter's evidence (which
+        server, which status) instead of being killed by the timeout.
+        """
+        left = self.seconds_left()
+        if left is None:
+            return self.migration_timeout
+        spare = left - self.CLEANUP_SECONDS - remaining * (
+            self.VERIFY_SECONDS + CONF.xloud_migration.heartbeat_timeout)
+        if spare < remaining:
+            self.fail('%d s left of the per-test timeout (OS_TEST_TIMEOUT): '
+                      'no time to drain %d more server(s); lower [xloud_'
+                      'migration] drain_server_count or raise the timeout.'
+                      % (left, remaining))
+        return min(self.migration_timeout, int(spare / remaining))
 
     @decorators.attr(type=['multinode', 'slow'])
     @decorators.idempotent_id('645dbb2a-916a-4b0e-8dba-f74a3aaffe20')

@@ -49,3 +49,16 @@ class BlockLiveMigrationTest(LiveMigrationTest):
     """Block live migration: the local disks are copied as well."""
 
     block_migration = True
+
+    # The same scenarios, under their own ids: an id names one test.
+    @decorators.attr(type='multinode')
+    @decorators.idempotent_id('2c50c0f1-4466-43ac-be08-3015f966fbe4')
+    def test_live_migration_scheduler_picks_host(self):
+        """Block-migrate to a host the scheduler picks; the guest survives."""
+        self._test_live_migration(request_host=False)
+
+    @decorators.attr(type='multinode')
+    @decorators.idempotent_id('df5a0122-77e7-4af6-9b7e-fdce52f86c24')
+    def test_live_migration_to_requested_host(self):
+        """Block-migrate to a requested host; the guest survives there."""
+        self._test_live_migration(request_host=True)

@@ -40,7 +40,7 @@ class RefusedMigrationTestBase(base.LiveMigrationTestBase):
         self.wait_for_move(move, 'error')
         tempest_waiters.wait_for_server_status(
             self.admin_servers_client, guest.id, 'ACTIVE')
-        self.record_report(self.verifier.verify_refused(move, code))
+        self.verified(self.verifier.verify_refused, move, code)
 
 
 class CPUIncompatibleDestinationTest(RefusedMigrationTestBase):

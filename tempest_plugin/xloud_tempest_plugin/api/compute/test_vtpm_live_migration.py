@@ -70,10 +70,32 @@ class VTPMLiveMigrationTest(base.LiveMigrationTestBase):
         self.assertEqual('ACTIVE', secrets[0]['status'])
         return key_manager.secret_uuid(secrets[0])
 
+    def _assert_admin_cannot_read(self, secret_uuid, guest):
+        """The admin who migrates the guest cannot read its vTPM payload."""
+        status = self.os_admin.xloud_key_manager.SecretsClient(
+        ).read_payload_status(secret_uuid)
+        self.assertIn(status, (403, 404),
+                      'The admin (another project) read the vTPM secret %s '
+                      'of server %s, owned by the primary user: HTTP %d. '
+                      'The migration would not prove that nova reads it '
+                      'for the owner.' % (secret_uuid, guest.id, status))
+
     def _test_vtpm_live_migration(self, host):
-        guest = self.create_guest(host=self.source_host(),
-                                  flavor=self._vtpm_flavor())
+        # The primary (non-admin) user boots it and so owns the secret; the
+        # admin migrates it, and the destination must read the secret
+        # through the grant to nova's service user, not as its owner.
+        guest = self.create_guest(flavor=self._vtpm_flavor(),
+                                  clients=self.os_primary)
         before = self._vtpm_secret(guest)
+        # Only an admin may boot on a host: bring the guest to the
+        # configured source, if the scheduler placed it elsewhere.
+        source = CONF.compute.migration_source_host
+        if source and self.get_host_for_server(guest.id) != source:
+            self.assert_survived(guest, self.live_migrate(guest, source),
+                                 'completed')
+        if host == self.get_host_for_server(guest.id):
+            host = None
+        self._assert_admin_cannot_read(before, guest)
         move = self.live_migrate(guest, host)
         self.assert_survived(guest, move, 'completed')
         self.assertEqual(before, self._vtpm_secret(guest),
@@ -82,5 +104,5 @@ class VTPMLiveMigrationTest(base.LiveMigrationTestBase):
     @decorators.attr(type='multinode')
     @decorators.idempotent_id('d6113361-c7f7-4a6c-85f6-f8488d8b2c0d')
     def test_vtpm_live_migration_keeps_secret(self):
-        """A vTPM guest survives live migration with the same secret UUID."""
+        """A user's vTPM guest survives live migration with the same secret."""
         self._test_vtpm_live_migration(CONF.compute.migration_dest_host)

@@ -123,33 +123,51 @@ class TestComputeServiceDisabled(base.TestCase):
         self.services = FakeServicesClient('cmp1', 'cmp2')
         self.test.admin_services_client = self.services
 
+    def status(self, host):
+        return self.test.compute_service(host)['status']
+
     @decorators.idempotent_id('a0aad661-d294-49db-a3f2-e709bc728bba')
-    def test_disabled_inside_enabled_after(self):
-        with self.test.compute_service_disabled('cmp1'):
-            self.assertEqual('disabled',
-                             self.test.compute_service('cmp1')['status'])
-            self.assertIn('draining',
-                          self.services.updates[0][1]['disabled_reason'])
-        self.assertEqual('enabled',
-                         self.test.compute_service('cmp1')['status'])
-        self.assertEqual('enabled',
-                         self.test.compute_service('cmp2')['status'])
+    def test_disabled_until_the_test_cleans_up(self):
+        self.test.disable_compute_service('cmp1')
+        self.assertEqual('disabled', self.status('cmp1'))
+        self.assertIn('draining',
+                      self.services.updates[0][1]['disabled_reason'])
+        self.assertEqual('enabled', self.status('cmp2'))
+        self.test.doCleanups()
+        self.assertEqual('enabled', self.status('cmp1'))
 
     @decorators.idempotent_id('6b2c5422-55c2-4f09-b648-89c491986fb3')
     def test_enabled_again_when_the_drain_fails(self):
-        def drain():
-            with self.test.compute_service_disabled('cmp1'):
+        # A test that fails (or times out) still runs its cleanups.
+        class Drain(live.LiveMigrationTest):
+            def test_live_migration_to_requested_host(inner):
+                inner.disable_compute_service('cmp1')
                 raise RuntimeError('migration failed')
-        self.assertRaises(RuntimeError, drain)
-        self.assertEqual('enabled',
-                         self.test.compute_service('cmp1')['status'])
+
+        test = Drain('test_live_migration_to_requested_host')
+        test.admin_services_client = self.services
+        result = testtools.TestResult()
+        with mock.patch.object(live.LiveMigrationTest, 'setUpClass'), \
+                mock.patch.object(live.LiveMigrationTest, 'tearDownClass'), \
+                mock.patch.object(live.LiveMigrationTest, 'setUp',
+                                  testtools.TestCase.setUp):
+            test.run(result)
+        self.assertEqual(1, len(result.errors))
+        self.assertIn('migration failed', result.errors[0][1])
+        self.assertEqual('enabled', self.status('cmp1'))
+
+    @decorators.idempotent_id('ffc23d59-f15f-44c0-924d-1d5069ed3259')
+    def test_enabled_early_then_cleanup_changes_nothing(self):
+        self.test.disable_compute_service('cmp1')
+        self.test.enable_compute_service('cmp1')
+        self.test.doCleanups()
+        self.assertEqual(['disabled', 'enabled'],
+                         [u[1]['status'] for u in self.services.updates])
 
     @decorators.idempotent_id('56ecde69-eea2-463c-b646-6a4b54d34cfb')
     def test_host_disabled_by_someone_else_is_left_alone(self):
         self.services.services[0]['status'] = 'disabled'
-
-        def drain():
-            with self.test.compute_service_disabled('cmp1'):
-                pass
-        self.assertRaises(testtools.TestCase.failureException, drain)
+        self.assertRaises(testtools.TestCase.failureException,
+                          self.test.disable_compute_service, 'cmp1')
+        self.test.doCleanups()
         self.assertEqual([], self.services.updates)

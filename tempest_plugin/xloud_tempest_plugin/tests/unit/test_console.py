@@ -62,8 +62,12 @@ class TestDefaultPatterns(testtools.TestCase):
     @decorators.idempotent_id('a63129c9-5c54-494e-96f7-e00f09f664eb')
     def test_failures_are_caught(self):
         for line in ['Kernel panic - not syncing: VFS: Unable to mount',
-                     'Call Trace:',
+                     'Oops: 0002 [#1] PREEMPT SMP NOPTI',
+                     'Oops: general protection fault, probably for '
+                     'non-canonical address 0xdead: 0000 [#1] SMP',
+                     'kernel BUG at mm/slub.c:379!',
                      'BUG: unable to handle page fault',
+                     'BUG: kernel NULL pointer dereference, address: 0008',
                      'blk_update_request: I/O error, dev vda, sector 2048',
                      'Buffer I/O error on dev vda1, logical block 0',
                      'EXT4-fs error (device vda1): ext4_lookup',
@@ -76,6 +80,22 @@ class TestDefaultPatterns(testtools.TestCase):
                      'Buffer I/O error on dev fd0, logical block 0',
                      'login as cirros user']:
             self.assertEqual([], self._matches(line), line)
+
+    @decorators.idempotent_id('a8460a71-95c9-4b6d-b031-5ce6aa8dc2e6')
+    def test_harmless_kernel_warnings_are_reported_not_failed(self):
+        # What a healthy guest prints on a loaded TCG gate node.
+        warnings = default('console_warning_patterns')
+        for line in ['watchdog: BUG: soft lockup - CPU#0 stuck for 22s! '
+                     '[swapper/0:1]',
+                     'rcu: INFO: rcu_sched self-detected stall on CPU',
+                     'rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:',
+                     'Call Trace:',
+                     'WARNING: CPU: 0 PID: 1 at kernel/time/timer.c:1234',
+                     'INFO: task jbd2/vda1-8:120 blocked for more than 120 '
+                     'seconds.']:
+            self.assertEqual([], self._matches(line), line)
+            self.assertEqual([line], console.matching_lines(line, warnings),
+                             line)
 
     @decorators.idempotent_id('5b9a9597-7be7-421f-a684-8276fde54e3c')
     def test_boot_marker_is_the_kernel_banner(self):

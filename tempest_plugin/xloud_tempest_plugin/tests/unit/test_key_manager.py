@@ -10,6 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+from unittest import mock
+
 import fixtures
 from oslo_serialization import jsonutils as json
 import testtools
@@ -66,6 +68,24 @@ class TestSecretsClient(testtools.TestCase):
         self.assertRaises(lib_exc.NotFound, self.client.show_secret, 'x')
         self._reply(403, {'code': 403, 'title': 'Forbidden'})
         self.assertRaises(lib_exc.Forbidden, self.client.list_secrets)
+
+    @decorators.idempotent_id('d7e0c2b6-2b0f-4c43-9f53-6a4a3c1d2e5f')
+    def test_payload_read_returns_only_the_status_and_logs_nothing(self):
+        response = mock.Mock(status=403)
+        self.request.return_value = (response, b'')
+        with mock.patch.object(self.client, '_log_request') as logged:
+            self.assertEqual(403,
+                             self.client.read_payload_status(SECRET_UUID))
+        url, method = self.request.call_args[0][:2]
+        self.assertEqual(('v1/secrets/%s/payload' % SECRET_UUID, 'GET'),
+                         (url, method))
+        kwargs = self.request.call_args[1]
+        self.assertEqual('application/octet-stream',
+                         kwargs['headers']['Accept'])
+        # Streamed: tempest neither reads nor logs the body.
+        self.assertFalse(kwargs['preload_content'])
+        logged.assert_not_called()
+        response.close.assert_called_once_with()
 
     @decorators.idempotent_id('2f1eaa72-26f1-4459-b615-5d38994f4afd')
     def test_secret_uuid_from_its_ref(self):

@@ -17,6 +17,8 @@ migrate, wait and verify helpers, tempest's waiters and clients); only
 booting a server and the credentials are stood in for.
 """
 
+from unittest import mock
+
 import fixtures
 from oslo_serialization import jsonutils as json
 
@@ -28,6 +30,7 @@ from xloud_tempest_plugin.api.compute import test_drain_host as drain
 from xloud_tempest_plugin.api.compute import test_live_migration as live
 from xloud_tempest_plugin.api.compute import \
     test_migration_safeguards_negative as negative
+from xloud_tempest_plugin.api.compute import test_vtpm_live_migration as vtpm
 from xloud_tempest_plugin.common import exceptions
 from xloud_tempest_plugin.common import verify
 from xloud_tempest_plugin.tests.unit import base
@@ -66,12 +69,15 @@ class ScenarioFlowTest(base.TestCase):
         test = cls(test_name)
         test.create_guest = self._create_guest
         test.get_host_other_than = lambda server_id: 'cmp2'
+        test.seconds_left = lambda: 3600
+        self.booted = []
         return test
 
-    def _create_guest(self, host=None, flavor=None):
+    def _create_guest(self, host=None, flavor=None, clients=None):
         server_id = self.nova.add_server(host or 'cmp1')
         self.nova.set_console(server_id, CONSOLE)
-        return scenario_base.Guest(self.nova.servers[server_id], None)
+        self.booted.append((server_id, host, clients))
+        return scenario_base.Guest(self.nova.servers[server_id], clients)
 
     def reports(self, test):
         return [json.loads(''.join(t.decode() for t in d.iter_bytes()))
@@ -199,3 +205,104 @@ class TestRefusalFlow(ScenarioFlowTest):
         self.assertRaises(test.skipException,
                           test._test_refused_live_migration, source='cmp3',
                           dest='cmp3', flavor=None, code='x')
+
+
+class TestDrainDeadline(ScenarioFlowTest):
+    """The drain's waits fit in the per-test timeout."""
+
+    def setUp(self):
+        super().setUp()
+        self.test = self.scenario(drain.DrainHostTest, 'test_drain_host')
+        self.test.migration_timeout = 600
+
+    @decorators.idempotent_id('d5bd5151-7c19-41c1-a90f-69e93c13043a')
+    def test_time_enough_keeps_the_migration_timeout(self):
+        self.test.seconds_left = lambda: 3600
+        self.assertEqual(600, self.test._migration_wait(2))
+
+    @decorators.idempotent_id('c9211e48-abd7-4fff-ac86-384364eaa47a')
+    def test_the_waits_share_what_is_left(self):
+        # tempest's default OS_TEST_TIMEOUT in gate jobs: 1200 s.
+        self.test.seconds_left = lambda: 1100
+        wait = self.test._migration_wait(2)
+        # 1100 - 120 cleanup - 2 * (30 + 10) verification, in two.
+        self.assertEqual(450, wait)
+        self.assertLess(2 * wait + 120 + 2 * 40, 1100 + 1)
+
+    @decorators.idempotent_id('e7ef9b1c-e9b5-4568-9ac8-99eacdde8115')
+    def test_no_time_left_fails_with_the_reason(self):
+        self.test.seconds_left = lambda: 150
+        e = self.assertRaises(self.test.failureException,
+                              self.test._migration_wait, 1)
+        self.assertIn('no time to drain 1 more server(s)', str(e))
+
+    @decorators.idempotent_id('008653f0-0cea-408e-838d-afaee1f011a3')
+    def test_no_per_test_timeout(self):
+        self.test.seconds_left = lambda: None
+        self.assertEqual(600, self.test._migration_wait(5))
+
+
+class FakeSecrets(object):
+    """Barbican as one user sees it: list by name, read a payload."""
+
+    def __init__(self, secrets=(), payload_status=200):
+        self.secrets = list(secrets)
+        self.payload_status = payload_status
+        self.read = []
+
+    def SecretsClient(self):
+        return self
+
+    def list_secrets(self, name):
+        return {'secrets': [s for s in self.secrets if s['name'] == name]}
+
+    def read_payload_status(self, secret_uuid):
+        self.read.append(secret_uuid)
+        return self.payload_status
+
+
+class TestVTPMFlow(ScenarioFlowTest):
+
+    SECRET_UUID = '6d3f3a34-8c50-4b8b-9d37-7c1ed1c2c2a1'
+
+    def _test(self, admin_status):
+        self.flags('compute', migration_source_host='cmp1',
+                   migration_dest_host='cmp2')
+        self.flags('xloud_migration', vtpm_flavor='vtpm')
+        test = self.scenario(vtpm.VTPMLiveMigrationTest,
+                             'test_vtpm_live_migration_keeps_secret')
+        owner = mock.Mock(xloud_key_manager=FakeSecrets())
+        admin = mock.Mock(xloud_key_manager=FakeSecrets(
+            payload_status=admin_status))
+        test.os_primary, test.os_admin = owner, admin
+
+        def create_guest(**kwargs):
+            guest = self._create_guest(**kwargs)
+            owner.xloud_key_manager.secrets.append({
+                'name': 'vTPM secret for instance %s' % guest.id,
+                'status': 'ACTIVE',
+                'secret_ref': 'http://kc/v1/secrets/' + self.SECRET_UUID})
+            return guest
+        test.create_guest = create_guest
+        test._test_vtpm_live_migration('cmp2')
+        return test, admin
+
+    @decorators.idempotent_id('c4042521-b1eb-483b-bb2d-c635ea2cbc02')
+    def test_user_boots_admin_cannot_read_admin_migrates(self):
+        test, admin = self._test(admin_status=403)
+        [(server_id, host, clients)] = self.booted
+        self.assertIsNone(host)
+        self.assertIs(test.os_primary, clients)
+        self.assertEqual([self.SECRET_UUID], admin.xloud_key_manager.read)
+        [report] = self.reports(test)
+        self.assertEqual(('cmp1', 'cmp2'),
+                         (report['source'], report['destination']))
+        self.assertEqual('cmp2', self.host_of(server_id))
+
+    @decorators.idempotent_id('562e0d57-f3b8-49c8-81ef-771c0189a5de')
+    def test_admin_reading_the_payload_fails(self):
+        e = self.assertRaises(AssertionError, self._test, admin_status=200)
+        self.assertIn('The admin (another project) read the vTPM secret',
+                      str(e))
+        self.assertEqual([], [a for a in self.nova.actions_requested
+                              if a[1] == 'os-migrateLive'])

@@ -20,7 +20,14 @@ from xloud_tempest_plugin.tests.unit import fake_nova
 
 BOOT = '[    0.000000] Linux version 6.1.0 (builder@cirros) #1 SMP\n'
 LOGIN = 'login as cirros\nvm login: '
-PATTERNS = [r'Kernel panic', r'Call Trace:', r'I/O error\W+(?:on )?dev (?!fd)']
+PATTERNS = [r'Kernel panic', r'Oops: ', r'I/O error\W+(?:on )?dev (?!fd)']
+WARNINGS = [r'Call Trace:', r'BUG: soft lockup']
+
+
+def check(report, name):
+    """The check of that name in a verification."""
+    [found] = [c for c in report.checks if c.name == name]
+    return found
 
 
 class VerifierTestBase(base.TestCase):
@@ -29,9 +36,11 @@ class VerifierTestBase(base.TestCase):
         super().setUp()
         self.nova = self.useFixture(fake_nova.FakeNova())
         self.servers, self.migrations = self.nova.clients()
+        self.sleeps = []
         self.verifier = verify.MigrationVerifier(
             self.servers, self.migrations, failure_patterns=PATTERNS,
-            boot_marker=r'Linux version \d')
+            warning_patterns=WARNINGS, boot_marker=r'Linux version \d',
+            heartbeat_timeout=0, sleep=self.sleeps.append)
 
     def _move(self, server_id, requested='dest', source='src',
               known=frozenset(), migration_type='live-migration',
@@ -61,11 +70,16 @@ class TestVerifyLiveMigration(VerifierTestBase):
     def test_survivor_on_requested_host(self):
         server_id = self._migrated()
         report = self.verifier.verify(self._move(server_id), 'completed')
-        self.assertEqual('dest', report['host'])
-        self.assertEqual('completed', report['migration']['status'])
-        self.assertEqual(9.0, report['seconds'])
-        self.assertEqual(7.5, report['record_seconds'])
-        self.assertEqual('clean, 2 new lines', report['console'])
+        self.assertEqual('dest', report.host)
+        self.assertEqual('completed', report.migration['status'])
+        self.assertEqual(9.0, report.seconds)
+        self.assertEqual(7.5, report.record_seconds)
+        self.assertEqual(
+            'No panic, oops or other failure pattern in the 2 lines written '
+            'since the move started.',
+            check(report, 'console-no-panic-or-oops').evidence)
+        self.assertIsNone(check(report, 'guest-heartbeat').ok)
+        self.assertTrue(check(report, 'guest-not-rebooted').ok)
 
     @decorators.idempotent_id('c5a65347-1bcb-4e47-bccc-1a2b82c81751')
     def test_server_on_another_host_than_requested_fails(self):
@@ -86,7 +100,7 @@ class TestVerifyLiveMigration(VerifierTestBase):
         server_id = self._migrated(host='other', dest='other')
         report = self.verifier.verify(self._move(server_id, requested=None),
                                       'completed')
-        self.assertEqual('other', report['host'])
+        self.assertEqual('other', report.host)
 
     @decorators.idempotent_id('aea752d3-ae63-4422-ba31-e2ddc8f4f79f')
     def test_server_in_error_fails(self):
@@ -175,11 +189,11 @@ class TestVerifyGuest(VerifierTestBase):
 
     @decorators.idempotent_id('82f9a1cd-b34e-434e-a8cb-306a8e2b0b3d')
     def test_failures_before_migration_are_not_blamed_on_it(self):
-        before = BOOT + 'Call Trace:\n' + LOGIN
+        before = BOOT + 'Kernel panic\n' + LOGIN
         server_id = self._migrated(console=before + '\nstill here\n')
         report = self.verifier.verify(self._move(server_id, console=before),
                                       'completed')
-        self.assertEqual('clean, 2 new lines', report['console'])
+        self.assertTrue(check(report, 'console-no-panic-or-oops').ok)
 
     @decorators.idempotent_id('76ab38d7-c241-43da-b8fa-73973816367a')
     def test_reboot_during_live_migration_fails(self):
@@ -205,7 +219,7 @@ class TestVerifyGuest(VerifierTestBase):
         report = self.verifier.verify(
             self._move(server_id, migration_type='migration'), 'confirmed',
             guest_restarted=True)
-        self.assertEqual('confirmed', report['migration']['status'])
+        self.assertEqual('confirmed', report.migration['status'])
 
     @decorators.idempotent_id('8289188d-70ed-4ab2-b94a-966ac772e2d0')
     def test_uptime_going_back_fails(self):
@@ -220,7 +234,10 @@ class TestVerifyGuest(VerifierTestBase):
         server_id = self._migrated()
         report = self.verifier.verify(self._move(server_id, uptime=500.0),
                                       'completed', read_uptime=lambda: 530.5)
-        self.assertEqual({'before': 500.0, 'after': 530.5}, report['uptime'])
+        self.assertEqual(
+            (True, 'Uptime over SSH 500.0 s before, 530.5 s after.'),
+            (check(report, 'guest-uptime-ssh').ok,
+             check(report, 'guest-uptime-ssh').evidence))
 
     @decorators.idempotent_id('9f78d601-5f32-4716-a64f-415b059a5677')
     def test_unreachable_guest_fails(self):
@@ -237,7 +254,9 @@ class TestVerifyGuest(VerifierTestBase):
         server_id = self._migrated(console='Kernel panic')
         self.verifier.check_console = False
         report = self.verifier.verify(self._move(server_id), 'completed')
-        self.assertIn('not checked', report['console'])
+        self.assertIsNone(check(report, 'console').ok)
+        self.assertIn('console_output is false',
+                      check(report, 'console').evidence)
         self.assertEqual([], self.nova.requested('/action'))
 
 
@@ -256,7 +275,7 @@ class TestVerifyColdMigration(VerifierTestBase):
         move = self._cold('src', 'reverted', 'dest')
         report = self.verifier.verify(move, 'reverted', final_host='src',
                                       guest_restarted=True)
-        self.assertEqual('src', report['host'])
+        self.assertEqual('src', report.host)
 
     @decorators.idempotent_id('a5e0d4c8-5280-4cfc-b446-28e7a3b81152')
     def test_revert_that_never_left_fails(self):
@@ -295,10 +314,10 @@ class TestVerifyRefused(VerifierTestBase):
     def test_refusal_with_code_passes(self):
         report = self.verifier.verify_refused(
             self._refused(self._events()), self.CODE)
-        self.assertEqual('src', report['host'])
-        self.assertEqual('error', report['migration']['status'])
+        self.assertEqual('src', report.host)
+        self.assertEqual('error', report.migration['status'])
         self.assertIn('compute_check_can_live_migrate_destination',
-                      report['refusal']['events'])
+                      report.refusal['events'])
 
     @decorators.idempotent_id('d365853f-8089-42e1-aa86-3ca8547811b0')
     def test_code_in_traceback_only_passes(self):
@@ -306,7 +325,7 @@ class TestVerifyRefused(VerifierTestBase):
         report = self.verifier.verify_refused(
             self._refused(self._events(details=None, traceback=tb)),
             self.CODE)
-        self.assertEqual(self.CODE, report['refusal']['code'])
+        self.assertEqual(self.CODE, report.refusal['code'])
 
     @decorators.idempotent_id('05cc0490-ba08-420a-851c-0e4bedb3b1e2')
     def test_refusal_without_code_fails(self):
@@ -352,4 +371,154 @@ class TestVerifyRefused(VerifierTestBase):
         move = self._refused(self._events())
         move.request_id = None
         report = self.verifier.verify_refused(move, self.CODE)
-        self.assertEqual(self.CODE, report['refusal']['code'])
+        self.assertEqual(self.CODE, report.refusal['code'])
+
+
+BOOT_ID = 'a' * 32
+REBOOT_ID = 'b' * 32
+
+
+def beats(first, last, boot_id=BOOT_ID, memsum='0badcafe', start_ms=5000,
+          step_ms=100, jump=None):
+    """Heartbeat lines seq first..last; jump=(seq, ms) delays that one."""
+    lines, uptime = [], start_ms
+    for seq in range(first, last + 1):
+        if jump and seq == jump[0]:
+            uptime += jump[1] - step_ms
+        lines.append('xloud-heartbeat boot_id=%s uptime_ms=%d seq=%d '
+                     'memsum=%s' % (boot_id, uptime, seq, memsum))
+        uptime += step_ms
+    return '\n'.join(lines) + '\n'
+
+
+class TestVerifyHeartbeat(VerifierTestBase):
+    """A guest that prints the Xloud heartbeat testifies for itself."""
+
+    BEFORE = BOOT + beats(1, 10)
+
+    def _verify(self, *consoles, guest_restarted=False,
+                migration_type='live-migration'):
+        status = 'completed' if not guest_restarted else 'confirmed'
+        server_id = self.nova.add_server('dest')
+        self.nova.add_migration(server_id, status, 'src', 'dest',
+                                migration_type=migration_type)
+        self.nova.set_console(server_id, *consoles)
+        return self.verifier.verify(
+            self._move(server_id, console=self.BEFORE,
+                       migration_type=migration_type),
+            status, guest_restarted=guest_restarted)
+
+    @decorators.idempotent_id('fb35337e-1295-4a94-aa35-b3043738c4a0')
+    def test_live_migration_proven_and_pause_measured(self):
+        after = self.BEFORE + beats(11, 20, start_ms=6000, jump=(14, 730))
+        report = self._verify(after, after + beats(21, 22, start_ms=7630))
+        self.assertEqual([], report.failed)
+        self.assertEqual([], report.not_verified)
+        self.assertEqual(730, report.guest_pause_ms)
+        self.assertIn('between seq 13 and 14',
+                      check(report, 'guest-pause').evidence)
+        self.assertIn('seq 22', check(report, 'guest-running').evidence)
+        self.assertIn('Same boot ' + BOOT_ID,
+                      check(report, 'guest-not-rebooted').evidence)
+        as_json = report.as_dict()
+        self.assertEqual(730, as_json['guest_pause_ms'])
+        self.assertIn({'name': 'guest-memory-intact', 'ok': True,
+                       'evidence': 'Memory checksum 0badcafe before the '
+                       'move and in all 10 heartbeats since.'},
+                      as_json['checks'])
+
+    @decorators.idempotent_id('342da385-cd8d-4267-abaf-1c99f86d8ab1')
+    def test_new_boot_id_fails(self):
+        after = self.BEFORE + BOOT + beats(1, 5, boot_id=REBOOT_ID)
+        e = self.assertFails('rebooted during its migration',
+                             self._verify, after,
+                             after + beats(6, 6, boot_id=REBOOT_ID))
+        self.assertFalse(check(e.verification, 'guest-not-rebooted').ok)
+
+    @decorators.idempotent_id('cb72bfb9-cc2b-4753-bada-99f047109ab6')
+    def test_memory_checksum_change_fails(self):
+        after = self.BEFORE + beats(11, 12, start_ms=6000, memsum='deadbeef')
+        self.assertFails('Memory checksum 0badcafe before the move, '
+                         'deadbeef at seq 11', self._verify, after,
+                         after + beats(13, 13, start_ms=6200))
+
+    @decorators.idempotent_id('db4f1e62-d769-402c-99c8-a4c642ea57b9')
+    def test_uptime_going_back_fails(self):
+        after = self.BEFORE + beats(11, 12, start_ms=10)
+        self.assertFails('Uptime 5900 ms at seq 10 before the move, 110 ms',
+                         self._verify, after, after + beats(13, 13))
+
+    @decorators.idempotent_id('6f9b836d-5ecc-42e4-b026-992a10176fdd')
+    def test_stopped_heartbeat_fails(self):
+        after = self.BEFORE + beats(11, 12, start_ms=6000)
+        e = self.assertFails('did not advance', self._verify, after)
+        self.assertTrue(check(e.verification, 'guest-not-rebooted').ok)
+
+    @decorators.idempotent_id('ad15a10c-9038-49c0-b0ea-faa3294e8c7b')
+    def test_heartbeat_gone_fails(self):
+        self.assertFails('none in the console output since', self._verify,
+                         self.BEFORE + 'silence\n')
+
+    @decorators.idempotent_id('775fa4e8-c6dc-4489-a96d-34657b7a9c68')
+    def test_new_log_on_destination_leaves_the_pause_unmeasured(self):
+        # The destination's log starts at seq 40: seq 11-39 are not seen.
+        after = beats(40, 45, start_ms=9000)
+        report = self._verify(after, after + beats(46, 46, start_ms=9600))
+        self.assertEqual([], report.failed)
+        self.assertIsNone(report.guest_pause_ms)
+        self.assertEqual((None, 'Not measured: heartbeats seq 11-39 are '
+                          'missing from the console output (a log restarted '
+                          'on the new host, or output that scrolled past).'),
+                         (check(report, 'guest-pause').ok,
+                          check(report, 'guest-pause').evidence))
+
+    @decorators.idempotent_id('45fcf8d0-87f0-44a2-bd2c-4348cc9c2a79')
+    def test_waits_for_the_heartbeat_to_advance(self):
+        self.verifier.heartbeat_timeout = 60
+        self.verifier.poll_interval = 0.5
+        after = self.BEFORE + beats(11, 12, start_ms=6000)
+        report = self._verify(after, after, after,
+                              after + beats(13, 13, start_ms=6200))
+        self.assertTrue(check(report, 'guest-running').ok)
+        self.assertEqual([0.5, 0.5], self.sleeps)
+
+    @decorators.idempotent_id('5ee7bb34-b75b-4da6-947e-0cf292a1762a')
+    def test_cold_migration_boots_again(self):
+        after = BOOT + beats(1, 3, boot_id=REBOOT_ID)
+        report = self._verify(after, after + beats(4, 4, boot_id=REBOOT_ID),
+                              guest_restarted=True,
+                              migration_type='migration')
+        self.assertEqual([], report.failed)
+        self.assertIn('booted again, as a cold migration does',
+                      check(report, 'guest-running').evidence)
+
+    @decorators.idempotent_id('7d8091b9-60a0-4975-96f1-9f55b1e96686')
+    def test_kernel_warnings_are_reported_not_failed(self):
+        after = (self.BEFORE + 'watchdog: BUG: soft lockup - CPU#0 stuck '
+                 'for 23s!\nCall Trace:\n' + beats(11, 12, start_ms=6000))
+        report = self._verify(after, after + beats(13, 13, start_ms=6200))
+        self.assertEqual([], report.failed)
+        self.assertEqual(['watchdog: BUG: soft lockup - CPU#0 stuck for 23s!',
+                          'Call Trace:'], report.console_warnings)
+        self.assertIn('2 kernel warning(s) reported, not failed',
+                      check(report, 'console-no-panic-or-oops').evidence)
+
+    @decorators.idempotent_id('826ac9e3-4d57-42a2-8052-cd3db9f10ab0')
+    def test_oops_fails(self):
+        after = (self.BEFORE + 'Oops: 0000 [#1] SMP\nCall Trace:\n' +
+                 beats(11, 12, start_ms=6000))
+        e = self.assertFails('Oops: 0000 [#1] SMP', self._verify, after,
+                             after + beats(13, 13, start_ms=6200))
+        self.assertFalse(
+            check(e.verification, 'console-no-panic-or-oops').ok)
+
+    @decorators.idempotent_id('085a5c44-aa37-4626-91c6-08945d2c6eee')
+    def test_every_failed_check_is_in_the_message(self):
+        server_id = self._migrated(host='other', dest='other',
+                                   console=BOOT + LOGIN + 'Kernel panic\n')
+        e = self.assertFails('is on host other, expected dest',
+                             self.verifier.verify, self._move(server_id),
+                             'completed')
+        self.assertIn('Kernel panic', str(e))
+        self.assertEqual(['server-host', 'console-no-panic-or-oops'],
+                         [c.name for c in e.verification.failed])
