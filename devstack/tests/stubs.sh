@@ -113,3 +113,20 @@ function stat {
         command stat "$@"
     fi
 }
+
+# DevStack's (inc/meta-config): the lines of one [[group|file]] section of
+# a local.conf-style file; nothing when the file is unreadable.
+function get_meta_section {
+    local file=$1 group=$2 configfile=$3
+    [[ -r $file ]] || return 0
+    awk -v group="$group" -v configfile="$configfile" '
+        /^\[\[.+\|.*\]\]/ {
+            header = $1
+            gsub("[][]", "", header)
+            split(header, parts, "|")
+            inside = (parts[1] == group && parts[2] == configfile)
+            next
+        }
+        inside { print }
+    ' "$file"
+}

@@ -91,6 +91,7 @@ class PluginTestCase(testtools.TestCase):
         self.nova_cpu_conf = os.path.join(self.dest, 'nova-cpu.conf')
         self.tempest_conf = os.path.join(self.dest, 'tempest.conf')
         self.log = os.path.join(self.dest, 'calls.log')
+        self.local_conf = os.path.join(self.dest, 'local.conf')
         with open(self.nova_conf, 'w') as f:
             f.write(DEVSTACK_NOVA_CONF)
         with open(self.tempest_conf, 'w') as f:
@@ -102,6 +103,7 @@ class PluginTestCase(testtools.TestCase):
             'HOME': self.dest,
             'LANG': 'C.UTF-8',
             'DEST': self.dest,
+            'TOP_DIR': self.dest,
             'XLOUD_DIR': TOP,
             'NOVA_CONF': self.nova_conf,
             'NOVA_CPU_CONF': self.nova_cpu_conf,
@@ -115,6 +117,11 @@ class PluginTestCase(testtools.TestCase):
             'XLOUD_TEST_PYTHON': sys.executable,
             'XLOUD_TEST_COMPUTES': 'controller compute1',
         }
+
+    def write_local_conf(self, text):
+        """DevStack's local.conf, as the user (or a zuul job) wrote it."""
+        with open(self.local_conf, 'w') as f:
+            f.write(text)
 
     def run_phases(self, *phases, expect_rc=0, **settings):
         """Run run-phase.sh; return its stdout. settings go to its env."""

@@ -16,7 +16,6 @@ import os
 import re
 import sys
 
-from oslo_config import cfg
 import testtools
 
 from xloud_nova_ext import conf
@@ -87,93 +86,97 @@ class InstallTest(base.PluginTestCase):
         self.assertEqual(base.DEVSTACK_NOVA_CONF, open(self.nova_conf).read())
 
 
+LOCAL_CONF = """\
+[[local|localrc]]
+enable_plugin xloud-nova-ext https://opendev.example/xloud/xloud-nova-ext
+
+[[post-config|$NOVA_CONF]]
+[DEFAULT]
+debug = True
+
+[[post-config|$NOVA_CPU_CONF]]
+[libvirt]
+cpu_mode = custom
+[DEFAULT]
+compute_driver = %s
+"""
+
+
 class NovaConfTest(base.PluginTestCase):
-    """post-config: nova.conf of a compute node."""
+    """post-config: nova-compute's driver comes from local.conf."""
 
-    def test_driver_and_nothing_else_by_default(self):
-        self.run_phases('stack:post-config')
-        self.assertEqual('xloud.XloudLibvirtDriver',
-                         base.section(self.nova_conf,
-                                      'DEFAULT')['compute_driver'])
-        # DevStack's CPU choice and key manager stay; the [xloud] options
-        # keep their own defaults.
-        self.assertEqual({'virt_type': 'qemu', 'cpu_mode': 'custom',
-                          'cpu_models': 'Nehalem'},
-                         base.section(self.nova_conf, 'libvirt'))
-        self.assertEqual('nova.keymgr.conf_key_mgr.ConfKeyManager',
-                         base.section(self.nova_conf,
-                                      'key_manager')['backend'])
-        self.assertEqual({}, base.section(self.nova_conf, 'xloud'))
-
-    def test_nova_cpu_conf_never_written(self):
-        # start_nova_compute copies nova.conf over it later.
+    def test_writes_nothing(self):
+        # DevStack writes nova.conf in the background meanwhile, and builds
+        # nova-cpu.conf later from it and local.conf.
+        self.write_local_conf(LOCAL_CONF % 'xloud.XloudLibvirtDriver')
         self.run_phases('stack:install', 'stack:post-config',
-                        XLOUD_VTPM_ENABLED='True', XLOUD_CPU_BASELINE='Penryn',
-                        XLOUD_DISK_HEADROOM_MB='64')
+                        XLOUD_VTPM_ENABLED='True')
+        self.assertEqual(base.DEVSTACK_NOVA_CONF, open(self.nova_conf).read())
         self.assertFalse(os.path.exists(self.nova_cpu_conf))
 
-    def test_every_xloud_option_has_a_setting(self):
-        expected = {}
-        settings = {}
+    def test_stops_stack_without_the_driver_in_local_conf(self):
+        self.run_phases('stack:post-config', expect_rc=1)
+        self.assertIn('nova-compute would run libvirt.LibvirtDriver, not the '
+                      'Xloud driver: add to local.conf '
+                      '[[post-config|$NOVA_CPU_CONF]]', self.stderr)
+        self.assertIn('compute_driver = xloud.XloudLibvirtDriver',
+                      self.stderr)
+
+    def test_another_driver_in_local_conf_stops_stack(self):
+        self.write_local_conf(LOCAL_CONF % 'libvirt.LibvirtDriver')
+        self.run_phases('stack:post-config', expect_rc=1)
+        self.assertIn('nova-compute would run libvirt.LibvirtDriver',
+                      self.stderr)
+
+    def test_the_driver_for_nova_conf_is_not_enough(self):
+        # nova-api and nova-conductor must not get it; nova-compute must.
+        self.write_local_conf(LOCAL_CONF.replace(
+            'debug = True', 'compute_driver = xloud.XloudLibvirtDriver') %
+            'fake.FakeDriver')
+        self.run_phases('stack:post-config', expect_rc=1)
+        self.assertIn('would run fake.FakeDriver', self.stderr)
+
+    def test_the_driver_in_another_section_is_not_taken(self):
+        self.write_local_conf(LOCAL_CONF.replace(
+            '[DEFAULT]\ncompute_driver', '[xloud]\ncompute_driver') %
+            'xloud.XloudLibvirtDriver')
+        self.run_phases('stack:post-config', expect_rc=1)
+
+    def test_node_without_compute_needs_no_driver(self):
+        self.run_phases('stack:post-config', ENABLED_SERVICES='n-api,tempest')
+
+    def test_readme_examples_configure_the_driver(self):
+        examples = [e for e in readme_local_confs()
+                    if 'compute_driver' in e]
+        self.assertEqual(2, len(examples), 'the plain and the vTPM cloud')
+        for example in examples:
+            self.write_local_conf(example)
+            self.run_phases('stack:post-config')
+
+    def test_readme_lists_every_xloud_option(self):
+        text = '\n'.join(readme_local_confs())
         for _group, opts in conf.list_opts():
             for opt in opts:
-                value = _other_value(self, opt)
-                expected[opt.name] = value
-                settings['XLOUD_' + opt.name.upper()] = value
-        listed = self.variables('XLOUD_NOVA_OPTIONS')['XLOUD_NOVA_OPTIONS']
-        self.assertEqual(sorted(expected), sorted(listed.split()),
-                         'XLOUD_NOVA_OPTIONS in devstack/settings must list '
-                         'every [xloud] option of xloud_nova_ext.conf, and '
-                         'devstack/README.rst document its setting.')
-        self.run_phases('stack:post-config', **settings)
-        self.assertEqual(expected, base.section(self.nova_conf, 'xloud'))
-
-    def test_custom_cpu_baseline(self):
-        self.run_phases('stack:post-config',
-                        XLOUD_CPU_BASELINE='IvyBridge-IBRS,IvyBridge',
-                        XLOUD_CPU_BASELINE_EXTRA_FLAGS='+ssse3,-mmx')
-        libvirt = base.section(self.nova_conf, 'libvirt')
-        self.assertEqual('custom', libvirt['cpu_mode'])
-        self.assertEqual('IvyBridge-IBRS,IvyBridge', libvirt['cpu_models'])
-        self.assertEqual('+ssse3,-mmx', libvirt['cpu_model_extra_flags'])
-
-    def test_host_model_drops_the_models(self):
-        # nova-compute refuses to start with cpu_models and host-model.
-        self.run_phases('stack:post-config',
-                        XLOUD_CPU_BASELINE='host-model',
-                        XLOUD_CPU_BASELINE_EXTRA_FLAGS='+ssse3')
-        libvirt = base.section(self.nova_conf, 'libvirt')
-        self.assertEqual('host-model', libvirt['cpu_mode'])
-        self.assertNotIn('cpu_models', libvirt)
-        self.assertNotIn('cpu_model_extra_flags', libvirt)
-
-    def test_vtpm_on_debian(self):
-        self.run_phases('stack:post-config', XLOUD_VTPM_ENABLED='True')
-        libvirt = base.section(self.nova_conf, 'libvirt')
-        self.assertEqual(('True', 'swtpm', 'swtpm'),
-                         (libvirt['swtpm_enabled'], libvirt['swtpm_user'],
-                          libvirt['swtpm_group']))
-        self.assertEqual('barbican', base.section(
-            self.nova_conf, 'key_manager')['backend'])
-        self.assertEqual('http://192.0.2.10/identity/v3', base.section(
-            self.nova_conf, 'barbican')['auth_endpoint'])
-
-    def test_vtpm_elsewhere_and_chosen_user(self):
-        self.run_phases('stack:post-config', XLOUD_VTPM_ENABLED='True',
-                        XLOUD_TEST_DISTRO_DEB='False',
-                        XLOUD_SWTPM_GROUP='qemu')
-        libvirt = base.section(self.nova_conf, 'libvirt')
-        self.assertEqual(('tss', 'qemu'),
-                         (libvirt['swtpm_user'], libvirt['swtpm_group']))
-
-    def test_vtpm_off_leaves_swtpm_alone(self):
-        self.run_phases('stack:post-config')
-        self.assertNotIn('swtpm_enabled',
-                         base.section(self.nova_conf, 'libvirt'))
+                self.assertIn('#%s = %s' % (opt.name, opt.default), text)
 
     def test_other_virt_driver_stops_stack(self):
+        self.write_local_conf(LOCAL_CONF % 'xloud.XloudLibvirtDriver')
         self.run_phases('stack:post-config', VIRT_DRIVER='fake', expect_rc=1)
         self.assertIn('VIRT_DRIVER is fake', self.stderr)
+
+
+def readme_local_confs():
+    """The literal blocks of devstack/README.rst that are local.conf text."""
+    with open(os.path.join(base.DEVSTACK, 'README.rst')) as f:
+        text = f.read()
+    blocks = re.findall(r'::\n\n((?:    .*\n|\n)+)', text)
+    examples = []
+    for block in blocks:
+        lines = [line[4:] for line in block.splitlines()]
+        example = '\n'.join(lines).strip() + '\n'
+        if '[[post-config|$NOVA_CPU_CONF]]' in example:
+            examples.append(example)
+    return examples
 
 
 class TempestConfTest(base.PluginTestCase):
@@ -306,23 +309,6 @@ def _tempest_options(test):
     return known | OTHER_PLUGINS_OPTIONS
 
 
-def _other_value(test, opt):
-    """A valid value of ``opt`` other than its default, as nova.conf text."""
-    if isinstance(opt, cfg.BoolOpt):
-        return str(not opt.default)
-    if isinstance(opt, cfg.IntOpt):
-        return str((opt.default or 0) + 7)
-    if isinstance(opt, cfg.FloatOpt):
-        return str((opt.default or 0) + 7.5)
-    if isinstance(opt, cfg.StrOpt):
-        choices = [c[0] if isinstance(c, tuple) else c
-                   for c in (opt.type.choices or {})]
-        others = [c for c in choices if c != opt.default]
-        return others[0] if others else 'xloud-test-value'
-    test.fail('No test value for %s option %s: teach _other_value'
-              % (type(opt).__name__, opt.name))
-
-
 class ReadmeTest(testtools.TestCase):
     """devstack/README.rst documents every setting, with its default."""
 
@@ -345,10 +331,3 @@ class ReadmeTest(testtools.TestCase):
         names.discard('TEMPEST_PLUGINS')  # DevStack's, not ours
         self.assertEqual(set(), names - set(self.rows),
                          'settings missing from devstack/README.rst')
-
-    def test_option_rows_give_the_options_default(self):
-        for _group, opts in conf.list_opts():
-            for opt in opts:
-                row = self.rows.get('XLOUD_' + opt.name.upper(), '')
-                self.assertIn('``[xloud] %s`` keeps its default, ``%s``'
-                              % (opt.name, opt.default), row)
