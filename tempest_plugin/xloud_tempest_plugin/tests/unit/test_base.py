@@ -12,6 +12,7 @@
 
 """The scenario base's host choices and its host-changing context."""
 
+import itertools
 from unittest import mock
 
 import testtools
@@ -171,3 +172,48 @@ class TestComputeServiceDisabled(base.TestCase):
                           self.test.disable_compute_service, 'cmp1')
         self.test.doCleanups()
         self.assertEqual([], self.services.updates)
+
+
+class TestCreateGuest(base.TestCase):
+    """Every guest its own validation resources."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags('validation', run_validation=True)
+        self.test = live.LiveMigrationTest(
+            'test_live_migration_to_requested_host')
+        self.test.os_primary = mock.Mock(name='primary')
+        self.test.os_admin = mock.Mock(name='admin')
+        for clients in (self.test.os_primary, self.test.os_admin):
+            clients.servers_client.show_server.side_effect = (
+                lambda server_id: {'server': {'id': server_id}})
+        made = ({'keypair': 'k%d' % n, 'floating_ip': '192.0.2.%d' % n}
+                for n in itertools.count(1))
+        self.test.get_test_validation_resources = mock.Mock(
+            side_effect=lambda clients: next(made))
+        self.test.get_class_validation_resources = mock.Mock()
+        self.test.create_test_server = mock.Mock(
+            side_effect=lambda **kw: {'id': 'srv'})
+
+    @decorators.idempotent_id('b59a2382-f67f-4ef8-8b6b-8e50f7b3414c')
+    def test_each_guest_has_its_own_floating_ip(self):
+        first = self.test.create_guest(host='cmp1')
+        second = self.test.create_guest(host='cmp1')
+        self.assertEqual(['192.0.2.1', '192.0.2.2'],
+                         [g.validation_resources['floating_ip']
+                          for g in (first, second)])
+        self.test.get_class_validation_resources.assert_not_called()
+        calls = self.test.create_test_server.call_args_list
+        self.assertEqual(['192.0.2.1', '192.0.2.2'],
+                         [c[1]['validation_resources']['floating_ip']
+                          for c in calls])
+        self.assertEqual({'SSHABLE'}, {c[1]['wait_until'] for c in calls})
+
+    @decorators.idempotent_id('8e74cf1b-caab-4b9a-a82a-47f044700dfa')
+    def test_who_boots(self):
+        self.assertIs(self.test.os_admin,
+                      self.test.create_guest(host='cmp1').clients)
+        self.assertIs(self.test.os_primary, self.test.create_guest().clients)
+        # The vTPM scenario's user, even where an admin would be needed.
+        self.assertIs(self.test.os_primary, self.test.create_guest(
+            clients=self.test.os_primary).clients)

@@ -265,7 +265,7 @@ class TestVTPMFlow(ScenarioFlowTest):
 
     SECRET_UUID = '6d3f3a34-8c50-4b8b-9d37-7c1ed1c2c2a1'
 
-    def _test(self, admin_status):
+    def _test(self, admin_status, placed=None):
         self.flags('compute', migration_source_host='cmp1',
                    migration_dest_host='cmp2')
         self.flags('xloud_migration', vtpm_flavor='vtpm')
@@ -278,6 +278,8 @@ class TestVTPMFlow(ScenarioFlowTest):
 
         def create_guest(**kwargs):
             guest = self._create_guest(**kwargs)
+            if placed:
+                self.nova.move_server(guest.id, placed)
             owner.xloud_key_manager.secrets.append({
                 'name': 'vTPM secret for instance %s' % guest.id,
                 'status': 'ACTIVE',
@@ -298,6 +300,15 @@ class TestVTPMFlow(ScenarioFlowTest):
         self.assertEqual(('cmp1', 'cmp2'),
                          (report['source'], report['destination']))
         self.assertEqual('cmp2', self.host_of(server_id))
+
+    @decorators.idempotent_id('da011226-47a3-46d8-b012-d76561d95645')
+    def test_placed_elsewhere_goes_to_the_source_first(self):
+        # Only an admin may boot on a host: the user's guest is moved there.
+        test, _admin = self._test(admin_status=403, placed='cmp3')
+        first, second = self.reports(test)
+        self.assertEqual([('cmp3', 'cmp1'), ('cmp1', 'cmp2')],
+                         [(r['source'], r['destination'])
+                          for r in (first, second)])
 
     @decorators.idempotent_id('562e0d57-f3b8-49c8-81ef-771c0189a5de')
     def test_admin_reading_the_payload_fails(self):
