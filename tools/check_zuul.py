@@ -21,7 +21,8 @@ what can be checked from the repository alone:
   is run by some pipeline; a parent, nodeset, pipeline job or template named
   with the project's prefix is defined in this file (other projects' names
   are left to Zuul, which checks them when the change is proposed);
-* every playbook a job runs (pre-run, run, post-run, cleanup-run) exists;
+* every playbook a job runs (pre-run, run, post-run, cleanup-run) exists
+  and is a YAML list of plays;
 * every XLOUD_* DevStack setting a job sets is defined in devstack/settings,
   enabling this project's DevStack plugin finds devstack/plugin.sh and
   devstack/settings, and every path inside this project's DevStack checkout
@@ -256,8 +257,22 @@ def _check_job(root, name, job, jobs, nodesets, project, settings, checkout,
         problems.extend(_check_matchers('job %s: %s' % (name, key),
                                         job.get(key)))
     for key, playbook in _playbooks(job):
-        if not os.path.isfile(os.path.join(root, playbook)):
+        path = os.path.join(root, playbook)
+        if not os.path.isfile(path):
             problems.append('job %s: %s playbook %s does not exist'
+                            % (name, key, playbook))
+            continue
+        try:
+            plays = load(path)
+        except yaml.YAMLError as e:
+            problems.append('job %s: %s playbook %s does not parse: %s'
+                            % (name, key, playbook, e))
+            continue
+        if not (isinstance(plays, list) and plays and
+                all(isinstance(p, dict) and ('hosts' in p or
+                                             'import_playbook' in p)
+                    for p in plays)):
+            problems.append('job %s: %s playbook %s is not a list of plays'
                             % (name, key, playbook))
 
     for where, variables in _var_dicts(job):

@@ -96,8 +96,8 @@ class CheckZuulTest(testtools.TestCase):
         self.write('devstack/settings',
                    'XLOUD_CPU_BASELINE=${XLOUD_CPU_BASELINE:-}\n')
         self.write('devstack/plugin.sh', ':\n')
-        self.write('playbooks/pre.yaml', '[]\n')
-        self.write('playbooks/post.yaml', '[]\n')
+        self.write('playbooks/pre.yaml', '- hosts: all\n  tasks: []\n')
+        self.write('playbooks/post.yaml', '- hosts: all\n  tasks: []\n')
         self.write('tempest_plugin/xloud_tempest_plugin/api/compute/'
                    'test_live_migration.py', SCENARIOS)
 
@@ -162,6 +162,17 @@ class CheckZuulTest(testtools.TestCase):
                       'playbooks/pre.yaml does not exist', problems)
         self.assertIn('job demo-proj-base: post-run playbook '
                       'playbooks/post.yaml does not exist', problems)
+
+    def test_playbook_that_does_not_parse(self):
+        self.write('playbooks/pre.yaml',
+                   '- hosts: all\n  tasks:\n    - shell: cut -d: -f1\n')
+        self.assertProblem('pre-run playbook playbooks/pre.yaml does not '
+                           'parse', GOOD)
+
+    def test_playbook_that_is_no_list_of_plays(self):
+        self.write('playbooks/post.yaml', 'hosts: all\n')
+        self.assertProblem('post-run playbook playbooks/post.yaml is not a '
+                           'list of plays', GOOD)
 
     def test_unknown_pipeline_job(self):
         self.assertProblem('job demo-proj-multinod is named for this project',
