@@ -53,10 +53,16 @@ def parse(text):
 
 
 def since(last, beats):
-    """The beats of last's boot written after it, in sequence order."""
-    return sorted((b for b in beats
-                   if b.boot_id == last.boot_id and b.seq > last.seq),
-                  key=lambda b: b.seq)
+    """The beats of last's boot written after it, by sequence, one per seq.
+
+    A console log that two QEMUs wrote around a switchover may hold a line
+    twice; the first copy is kept.
+    """
+    seen = {}
+    for b in beats:
+        if b.boot_id == last.boot_id and b.seq > last.seq:
+            seen.setdefault(b.seq, b)
+    return [seen[seq] for seq in sorted(seen)]
 
 
 def other_boots(last, beats):
@@ -68,28 +74,23 @@ def other_boots(last, beats):
     return seen
 
 
-def largest_gap(last, newer):
-    """(gap in ms, beat before it, beat after it) over an unbroken chain.
+def gaps(last, newer):
+    """(gap in ms, beat before, beat after) for each consecutive pair.
 
-    The chain is last followed by newer; None when a sequence number is
-    missing (the console lost lines, e.g. a log restarted on the new host),
-    since the gap then cannot be told from the lost lines.
+    The guest writes one line per 100 ms tick and skips the ticks it was
+    late for, so the time between two lines beyond their share of ticks is
+    a pause of the guest. For neighbours (seq n, n+1) that is the time
+    between them; across lines missing from the console (a log restarted on
+    the new host) it is the time between the two seen lines less the ticks
+    of the unseen ones: an upper bound of the largest pause among them.
     """
     chain = [last] + list(newer)
-    if len(chain) < 2:
-        return None
-    for a, b in zip(chain, chain[1:]):
-        if b.seq != a.seq + 1:
-            return None
-    return max(((b.uptime_ms - a.uptime_ms, a, b)
-                for a, b in zip(chain, chain[1:])), key=lambda g: g[0])
+    return [((b.uptime_ms - a.uptime_ms) -
+             (b.seq - a.seq - 1) * INTERVAL_MS, a, b)
+            for a, b in zip(chain, chain[1:])]
 
 
-def missing(last, newer):
-    """First and last missing sequence numbers after last, or None."""
-    expected = last.seq + 1
-    for b in newer:
-        if b.seq != expected:
-            return expected, b.seq - 1
-        expected += 1
-    return None
+def largest_gap(last, newer):
+    """The largest of gaps(last, newer), or None without a newer beat."""
+    found = gaps(last, newer)
+    return max(found, key=lambda g: g[0]) if found else None
