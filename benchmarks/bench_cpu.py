@@ -57,12 +57,13 @@ from nova import objects  # noqa: E402
 from nova.objects import base as obj_base  # noqa: E402
 from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
 
+from xloud_harness import fake_cpu  # noqa: E402
+
 from xloud_nova_ext.cmd import cpu_baseline  # noqa: E402
 from xloud_nova_ext.cpu import compare  # noqa: E402
 from xloud_nova_ext.cpu import guard  # noqa: E402
 from xloud_nova_ext.cpu import xmlcpu  # noqa: E402
 from xloud_nova_ext.tests.fixtures import embedded_libvirt  # noqa: E402
-from xloud_nova_ext.tests.fixtures import fake_cpu  # noqa: E402
 from xloud_nova_ext.tests.fixtures import real_host  # noqa: E402
 from xloud_nova_ext.tests.functional import test_cpu  # noqa: E402
 
@@ -234,7 +235,7 @@ def main():
         print('   net change to a pre-check with nova\'s compare on: '
               '%+.3f ms' % (ours - novas))
         if args.pair:
-            from xloud_nova_ext.tests.integration import hosts
+            from xloud_harness import hosts
             pair = hosts.shared_pair()
             import libvirt
             daemon = libvirt.open(pair.b.uri)

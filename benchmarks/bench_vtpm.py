@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 import fixtures  # noqa: E402
 from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
 
-from xloud_nova_ext.tests.fixtures import barbican  # noqa: E402
+from xloud_harness import barbican  # noqa: E402
 from xloud_nova_ext.tests.functional import base  # noqa: E402
 from xloud_nova_ext.tests.functional import test_vtpm  # noqa: E402
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver  # noqa: E402

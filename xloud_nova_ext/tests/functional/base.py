@@ -10,241 +10,27 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+
 """nova 34's own functional harness, with computes running our driver.
 
-Real: nova's API (over its WSGI app), conductor, scheduler, placement, RPC
-(oslo.messaging's fake driver, casts stay casts), the compute manager and
-nova's whole libvirt driver with our subclass on top. Fake, as in nova's own
-functional tests: libvirt (nova's fakelibvirt, extended where a test needs
-more), glance, neutron and cinder (nova's fixtures).
-
-Two edges need care because all fake computes live in one process:
-
-* They share one ``instances_path``, so nova would see shared storage;
-  :meth:`XloudMigrationTestBase.use_local_storage` makes the computes answer
-  as hosts with local disks, which block migration needs.
-* fakelibvirt does not move domains; :meth:`_migrate_stub` moves the domain
-  to the compute named in the migration URI, as libvirt would.
+The harness (:mod:`xloud_harness.nova_fakelibvirt`) says what is real and
+what is fake; here every compute runs XloudLibvirtDriver, loaded as in
+production (``compute_driver = xloud.XloudLibvirtDriver``).
 """
 
-import time
-from urllib import parse
-
-import fixtures
-from nova.tests import fixtures as nova_fixtures
-from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.functional import integrated_helpers
-from nova.tests.functional.libvirt import base as libvirt_base
+from xloud_harness import nova_fakelibvirt
 
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 
-PARENT = 'nova.virt.libvirt.driver.LibvirtDriver'
 
+class XloudMigrationTestBase(nova_fakelibvirt.MigrationTestBase):
+    """Computes running XloudLibvirtDriver behind nova's real services."""
 
-class LocalStorage(fixtures.Fixture):
-    """The computes behave as hosts with local instance disks.
-
-    All fake computes share one instances_path, which nova detects as shared
-    storage; a block migration needs it not to be. The harness creates no
-    disk files (nova's harness stubs image creation), so the source reports
-    no local disks unless a test says otherwise.
-    """
-
-    def _setUp(self):
-        self.useFixture(fixtures.MockPatch(
-            PARENT + '._check_shared_storage_test_file', return_value=False))
-        self.useFixture(fixtures.MockPatch(
-            PARENT + '._get_instance_disk_info', return_value=[]))
-
-
-def _power_off_without_copy(driver, context, instance, *args, **kwargs):
-    driver.power_off(instance)
-    return '{}'
-
-
-class SwtpmHosts(fixtures.Fixture):
-    """Computes that offer vTPM, as hosts with swtpm installed do.
-
-    Use before the computes start: they report their TPM traits at start.
-    """
-
-    def _setUp(self):
-        self.useFixture(nova_fixtures.ConfPatcher(
-            swtpm_enabled=True,
-            supported_tpm_secret_security=['user', 'host', 'deployment'],
-            group='libvirt'))
-        # What swtpm_enabled checks on a real host (swtpm binaries, users).
-        self.useFixture(fixtures.MockPatch(
-            PARENT + '._check_vtpm_support'))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.libvirt.virConnect._domain_capability_tpm',
-            fakelibvirt.virConnect._domain_capability_tpm_supported))
-
-
-def _managed_save_remove(domain, flags=0):
-    domain._has_saved_state = False
-
-
-class XloudMigrationTestBase(
-    libvirt_base.LibvirtMigrationMixin,
-    libvirt_base.ServersTestBase,
-    integrated_helpers.InstanceHelperMixin,
-):
-    """Computes running XloudLibvirtDriver behind nova's real services.
-
-    Admin API at the latest microversion; casts stay casts as in production,
-    so a failed pre-check ends in migration status ``error``, not in an
-    exception in the test.
-    """
-
-    ADMIN_API = True
-    microversion = 'latest'
-    CAST_AS_CALL = False
-    #: Hostnames of the computes that setUp starts.
-    COMPUTES = ('src', 'dest')
-
-    def setUp(self):
-        super().setUp()
-        for hostname in self.COMPUTES:
-            self.start_compute(hostname=hostname, host_info=self.host_info(
-                hostname))
-        # fakelibvirt has no disks to copy: stand in for the copy part of a
-        # cold migration (as nova's own functional tests do) but still stop
-        # the guest on the source, as the real method does. Our override of
-        # this hook runs and calls this through super().
-        self.useFixture(fixtures.MonkeyPatch(
-            PARENT + '.migrate_disk_and_power_off',
-            _power_off_without_copy))
-        # fakelibvirt's undefineFlags() calls managedSaveRemove() without
-        # the flags argument its own signature requires, so deleting a
-        # suspended server raises TypeError; libvirt's flags default to 0.
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.libvirt.Domain.managedSaveRemove',
-            _managed_save_remove))
-
-    def _setup_compute_service(self):
-        # The production setting: nova loads nova.virt.xloud (our shim).
-        self.flags(compute_driver='xloud.XloudLibvirtDriver')
-
-    def host_info(self, hostname):
-        """The fakelibvirt HostInfo for ``hostname``; override to vary."""
-        return fakelibvirt.HostInfo(
-            cpu_nodes=1, cpu_sockets=1, cpu_cores=2, cpu_threads=2)
+    # The production setting: nova loads nova.virt.xloud (our shim).
+    COMPUTE_DRIVER = 'xloud.XloudLibvirtDriver'
 
     def start_compute(self, hostname='compute1', **kwargs):
         hostname = super().start_compute(hostname=hostname, **kwargs)
         driver = self.computes[hostname].driver
         self.assertIsInstance(driver, xloud_driver.XloudLibvirtDriver)
         return hostname
-
-    def driver(self, hostname):
-        return self.computes[hostname].driver
-
-    def use_local_storage(self):
-        """Make the computes behave as hosts with local instance disks."""
-        self.useFixture(LocalStorage())
-
-    def _migrate_stub(self, domain, destination, params, flags):
-        """Move the domain to the compute named in the migration URI.
-
-        The source's copy goes, as libvirt's UNDEFINE_SOURCE does.
-        """
-        dest_host = parse.urlparse(destination).hostname
-        dest_conn = self.driver(dest_host)._host.get_connection()
-        dest_conn.createXML(params['destination_xml'],
-                            'fake-createXML-doesnt-care-about-flags')
-        domain.complete_job()
-        if flags & fakelibvirt.VIR_MIGRATE_UNDEFINE_SOURCE:
-            domain._connection._vms.pop(domain.name(), None)
-        self.migrate_stub_ran = True
-
-    # Verbs the tests read as sentences.
-
-    def boot(self, host, **kwargs):
-        kwargs.setdefault('networks', 'none')
-        server = self._create_server(host=host, **kwargs)
-        self.assertEqual(host, server['OS-EXT-SRV-ATTR:host'])
-        return server
-
-    def live_migrate(self, server, host=None, block_migration='auto'):
-        """POST os-migrateLive; returns when the migration record settles."""
-        known = [m['id'] for m in self.migrations_of(server)]
-        started = time.monotonic()
-        self.api.post_server_action(server['id'], {'os-migrateLive': {
-            'host': host, 'block_migration': block_migration}})
-        migration = self.wait_for_migration(
-            server, 'live-migration', ('completed', 'error', 'failed'),
-            after_id=max(known, default=0))
-        migration['duration_s'] = time.monotonic() - started
-        return migration
-
-    def migrations_of(self, server, migration_type=None):
-        """The migration records of this server only (newest last)."""
-        path = '/os-migrations?instance_uuid=%s' % server['id']
-        if migration_type:
-            path += '&migration_type=%s' % migration_type
-        migrations = self.admin_api.api_get(path).body['migrations']
-        return sorted(migrations, key=lambda m: m['id'])
-
-    def wait_for_migration(self, server, migration_type, statuses,
-                           timeout=30.0, after_id=0):
-        """The server's newest record once it is in one of ``statuses``.
-
-        Only records newer than ``after_id`` count, so that a second
-        migration of the same server never returns the first one's record.
-        """
-        deadline = time.monotonic() + timeout
-        latest = None
-        while time.monotonic() < deadline:
-            migrations = [m for m in self.migrations_of(server,
-                                                        migration_type)
-                          if m['id'] > after_id]
-            if migrations:
-                latest = migrations[-1]
-                if latest['status'] in statuses:
-                    return latest
-            time.sleep(0.1)
-        self.fail('migration of %s (%s) did not reach %s; last record: %s'
-                  % (server['id'], migration_type, statuses, latest))
-
-    def action_events(self, server, action):
-        """Events of the newest instance action named ``action``."""
-        actions = self.admin_api.get_instance_actions(server['id'])
-        request_id = [a for a in actions if a['action'] == action][0][
-            'request_id']
-        return self.admin_api.get_instance_action_details(
-            server['id'], request_id)['events']
-
-    def assert_migrated(self, server, source, dest, migration,
-                        expected_status='completed'):
-        """The post-migration state every successful scenario must show."""
-        self.assertEqual(expected_status, migration['status'], migration)
-        self.assertEqual(source, migration['source_compute'])
-        self.assertEqual(dest, migration['dest_compute'])
-        server = self._wait_for_state_change(server, 'ACTIVE')
-        self.assertEqual(dest, server['OS-EXT-SRV-ATTR:host'])
-        # The guest runs on the destination's hypervisor only.
-        self.assertIn(server['id'], self.domains_on(dest))
-        self.assertNotIn(server['id'], self.domains_on(source))
-        return server
-
-    def assert_refused(self, server, source, migration, code):
-        """The state every refused migration must show.
-
-        Migration record ``error``, server ACTIVE on its source, the reason
-        (with its stable code) in the instance action events.
-        """
-        self.assertEqual('error', migration['status'], migration)
-        server = self._wait_for_state_change(server, 'ACTIVE')
-        self.assertEqual(source, server['OS-EXT-SRV-ATTR:host'])
-        self.assertIn(server['id'], self.domains_on(source))
-        events = self.action_events(server, 'live-migration')
-        details = ' '.join(e.get('details') or '' for e in events)
-        self.assertIn(code, details, events)
-        return events
-
-    def domains_on(self, hostname):
-        """UUIDs of the guests running on ``hostname``'s hypervisor."""
-        conn = self.driver(hostname)._host.get_connection()
-        return [d.UUIDString() for d in conn.listAllDomains(
-            fakelibvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)]

@@ -13,7 +13,7 @@
 """The CPU pre-check through nova: API, conductor, scheduler, computes.
 
 The computes run XloudLibvirtDriver on fakelibvirt hosts whose CPUs differ
-(:mod:`xloud_nova_ext.tests.fixtures.fake_cpu`); everything else is nova.
+(:mod:`xloud_harness.fake_cpu`); everything else is nova.
 """
 
 import os
@@ -22,10 +22,12 @@ from nova import conf as nova_conf
 from nova import context as nova_context
 from nova import objects
 
+from xloud_harness import fake_cpu
+
 from xloud_nova_ext.cpu import guard
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
-from xloud_nova_ext.tests.fixtures import fake_cpu
+from xloud_nova_ext.tests.fixtures import cpu_defs
 from xloud_nova_ext.tests.functional import base
 
 CONF = nova_conf.CONF
@@ -202,8 +204,8 @@ class RecordedCPUTest(CPUTestBase):
         cpu, _machine, host = self.recorded_cpu(server)
         self.assertEqual(('Skylake-Client', 'dest'), (cpu.model, host))
         self.assertEqual(
-            fake_cpu.SKYLAKE.host_model().replace(mode=xmlcpu.CUSTOM,
-                                                  arch=None, vendor=None),
+            cpu_defs.host_model(fake_cpu.SKYLAKE).replace(
+                mode=xmlcpu.CUSTOM, arch=None, vendor=None),
             cpu)
 
     def test_guest_restarted_on_newer_host_is_refused_on_older(self):

@@ -38,6 +38,8 @@ from nova.virt.libvirt import driver as libvirt_driver
 
 import nova.conf
 
+from xloud_harness import nova_fakelibvirt
+
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.fixtures import disk as disk_fx
 from xloud_nova_ext.tests.functional import base
@@ -84,7 +86,7 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
             self.nova_pre_live_migration.append(driver._disk.name)
             return original(driver, *args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
-            base.PARENT + '.pre_live_migration', spy))
+            nova_fakelibvirt.PARENT + '.pre_live_migration', spy))
         self.copy_hooks = []
 
     def guard(self, hostname):

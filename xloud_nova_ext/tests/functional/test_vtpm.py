@@ -15,7 +15,7 @@
 Real: nova's API, conductor, scheduler, RPC and computes (our driver) and a
 Barbican 23 server with its own policy. Fake: libvirt (fakelibvirt; its
 migration stub fails as libvirt does when the destination lacks the secret)
-and keystone (identity headers, see tests/fixtures/barbican.py).
+and keystone (identity headers, see xloud_harness.barbican).
 
 Servers belong to a normal user of project ``USER_PROJECT``; migrations are
 requested by an admin of another project, as in a real cloud, so only the
@@ -39,7 +39,9 @@ from nova.objects import migrate_data as migrate_data_obj
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
 
-from xloud_nova_ext.tests.fixtures import barbican
+from xloud_harness import barbican
+from xloud_harness import nova_fakelibvirt
+
 from xloud_nova_ext.tests.functional import base
 from xloud_nova_ext.tests import requirements
 from xloud_nova_ext.vtpm import keymgr
@@ -84,7 +86,7 @@ class VTPMTestBase(base.XloudMigrationTestBase):
 
     def setUp(self):
         self.barbican = _start_barbican(self)
-        self.useFixture(base.SwtpmHosts())
+        self.useFixture(nova_fakelibvirt.SwtpmHosts())
         self.secret_values = []
         self.migrate_data_seen = []
         self.servers = []

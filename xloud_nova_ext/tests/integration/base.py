@@ -17,7 +17,7 @@ import os
 from oslotest import base
 import testtools.content
 
-from xloud_nova_ext.tests.integration import hosts
+from xloud_harness import hosts
 from xloud_nova_ext.tests import requirements
 
 try:

@@ -14,8 +14,9 @@
 
 import os
 
+from xloud_harness import guests
+
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
 
 try:
     import libvirt

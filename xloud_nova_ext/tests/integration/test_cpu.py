@@ -40,6 +40,8 @@ from nova import conf as nova_conf
 from nova import objects
 from oslo_config import fixture as config_fixture
 
+from xloud_harness import guests
+
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import guard
@@ -47,7 +49,6 @@ from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.fixtures import real_host
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
 
 try:
     import libvirt

@@ -42,13 +42,14 @@ from oslo_config import fixture as config_fixture
 
 import nova.conf
 
+from xloud_harness import guests
+from xloud_harness import hosts
+from xloud_harness import process
+
 from xloud_nova_ext.disk import guard as guard_mod
 from xloud_nova_ext.disk import space
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
-from xloud_nova_ext.tests.integration import hosts
-from xloud_nova_ext.tests.integration import procs
 
 try:
     import libvirt
@@ -146,8 +147,8 @@ class DiskPreflightTruthTest(base.IntegrationTestCase):
         # which writes the data, not the holes (as on the source). A plain
         # copy would write all 32 MiB: see the admin guide on the
         # copy-from-source fallback.
-        procs.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'raw',
-                   self.a.real_path(BASE), self.b.real_path(BASE)])
+        process.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'raw',
+                     self.a.real_path(BASE), self.b.real_path(BASE)])
         self.b.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw',
                     '-b', BASE, self.disk, VIRTUAL])
 

@@ -14,9 +14,10 @@
 
 import time
 
+from xloud_harness import guests
+from xloud_harness import process
+
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
-from xloud_nova_ext.tests.integration import procs
 
 try:
     import libvirt
@@ -53,7 +54,7 @@ class LiveMigrationTest(base.IntegrationTestCase):
                          tuple(moved.state()))
         self.assertTrue(moved.isPersistent())
         self.assertNoDomain(src, 'lm-guest')
-        self.assertFalse(procs.alive(src_pid))
+        self.assertFalse(process.alive(src_pid))
         # The guest now runs in a QEMU inside B's namespaces that was
         # started to receive the migration stream.
         dst_pid = self.b.qemu_pid('lm-guest')

@@ -14,9 +14,10 @@
 
 import os
 
+from xloud_harness import guests
+from xloud_harness import hosts
+
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
-from xloud_nova_ext.tests.integration import hosts
 
 try:
     import libvirt

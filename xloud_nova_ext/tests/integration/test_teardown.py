@@ -18,18 +18,20 @@ import signal
 import subprocess
 import sys
 
+from xloud_harness import guests
+from xloud_harness import hosts
+from xloud_harness import layout
+from xloud_harness import process
+
 import xloud_nova_ext
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
-from xloud_nova_ext.tests.integration import hosts
-from xloud_nova_ext.tests.integration import layout
-from xloud_nova_ext.tests.integration import procs
 
 # Brings up a pair with a vTPM guest on A and a small filesystem on B,
 # prints its footprint and waits to be killed.
 BUSY_PAIR = '''
 import json, sys, time
-from xloud_nova_ext.tests.integration import guests, hosts, test_teardown
+from xloud_harness import hosts
+from xloud_nova_ext.tests.integration import test_teardown
 pair = hosts.HostPair()
 pair.up()
 test_teardown.make_busy(pair)
@@ -70,11 +72,11 @@ def leftovers(footprint, ignore=None):
     ignore = ignore or {'processes': {}, 'namespaces': [], 'mounts': []}
     found = []
     for pid, (name, started) in footprint['processes'].items():
-        if procs.alive(int(pid)) and procs.start_time(int(pid)) == started:
+        if process.alive(int(pid)) and process.start_time(int(pid)) == started:
             found.append('process %s (%s)' % (pid, name))
     inodes = set(footprint['namespaces']) - set(ignore['namespaces'])
-    for pid in procs.all_pids():
-        if any(procs.ns_inode('/proc/%d/ns/%s' % (pid, kind)) in inodes
+    for pid in process.all_pids():
+        if any(process.ns_inode('/proc/%d/ns/%s' % (pid, kind)) in inodes
                for kind in layout.NS_KINDS):
             found.append('process %d in a host namespace' % pid)
     with open('/proc/self/mountinfo') as f:
@@ -84,13 +86,13 @@ def leftovers(footprint, ignore=None):
             if layout.WORK_DIR in line or any(
                     ':[%d]' % ino in line for ino in inodes):
                 found.append('mount ' + line.strip())
-    loops = procs.run(['losetup', '--list', '--noheadings',
-                       '--output', 'NAME,BACK-FILE']).stdout
+    loops = process.run(['losetup', '--list', '--noheadings',
+                         '--output', 'NAME,BACK-FILE']).stdout
     for line in loops.splitlines():
         if (layout.WORK_DIR in line
                 or line.split()[0] in footprint['loop_devices']):
             found.append('loop device ' + line.strip())
-    links = procs.run(['ip', '-o', 'link', 'show']).stdout
+    links = process.run(['ip', '-o', 'link', 'show']).stdout
     for spec in layout.HOSTS:
         if spec.ifname in links:
             found.append('link ' + spec.ifname)

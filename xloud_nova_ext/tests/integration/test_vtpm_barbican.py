@@ -33,11 +33,12 @@ from nova import objects
 from nova.virt.libvirt import host as nova_host
 from oslo_config import fixture as config_fixture
 
+from xloud_harness import barbican
+from xloud_harness import guests
+from xloud_harness import process
+
 from xloud_nova_ext import exception
-from xloud_nova_ext.tests.fixtures import barbican
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
-from xloud_nova_ext.tests.integration import procs
 from xloud_nova_ext.tests import requirements
 from xloud_nova_ext import vtpm
 
@@ -114,7 +115,7 @@ class VtpmBarbicanMigrationTest(base.IntegrationTestCase):
             guard_b.define_incoming(self.admin, instance, data)
 
     def swtpm_pids(self, host):
-        return [p for p in host.pids() if procs.comm(p) == 'swtpm']
+        return [p for p in host.pids() if process.comm(p) == 'swtpm']
 
     def test_secret_from_barbican_lets_the_tpm_state_move(self):
         instance, dom, value = self.boot_on_a()

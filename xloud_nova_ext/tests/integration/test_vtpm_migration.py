@@ -14,9 +14,10 @@
 
 import os
 
+from xloud_harness import guests
+from xloud_harness import process
+
 from xloud_nova_ext.tests.integration import base
-from xloud_nova_ext.tests.integration import guests
-from xloud_nova_ext.tests.integration import procs
 
 try:
     import libvirt
@@ -39,7 +40,7 @@ class VtpmMigrationTest(base.IntegrationTestCase):
         return dom
 
     def _swtpm_pids(self, host):
-        return [p for p in host.pids() if procs.comm(p) == 'swtpm']
+        return [p for p in host.pids() if process.comm(p) == 'swtpm']
 
     def test_vtpm_guest_migrates_with_its_secret(self):
         """The vTPM state moves to B, whose swtpm decrypts it."""

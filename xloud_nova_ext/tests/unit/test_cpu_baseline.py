@@ -21,13 +21,14 @@ import random
 
 import testtools
 
+from xloud_harness import fake_cpu
+
 from xloud_nova_ext.cpu import baseline
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import inputs
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.fixtures import embedded_libvirt
-from xloud_nova_ext.tests.fixtures import fake_cpu
 from xloud_nova_ext.tests import requirements
 from xloud_nova_ext.tests.unit import test_cpu_compare
 

@@ -20,11 +20,12 @@ import re
 import fixtures
 import testtools
 
+from xloud_harness import fake_cpu
+
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext.tests.fixtures import embedded_libvirt
-from xloud_nova_ext.tests.fixtures import fake_cpu
 from xloud_nova_ext.tests.unit import test_cpu_compare
 
 SKY = ("<cpu><arch>x86_64</arch><model>Skylake-Client</model>"
@@ -189,7 +190,7 @@ class UnverifiedTest(test_cpu_compare.FakeLibvirtTestCase, ToolTestCase):
             lambda uri: conns[uri]))
         # b's domain capabilities claim a host-model CPU it cannot run.
         self.useFixture(fixtures.MockPatch(
-            'xloud_nova_ext.tests.fixtures.fake_cpu.FakeCPU.host_model',
+            'xloud_harness.fake_cpu.FakeCPU.host_model',
             return_value=fake_cpu.SKYLAKE.host_model()))
         rc, out, err = self.run_tool('--uri', 'qemu:///a', '--uri',
                                      'qemu:///b', '--quiet')

@@ -18,9 +18,10 @@ import fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
 import testtools
 
+from xloud_harness import fake_cpu
+
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import xmlcpu
-from xloud_nova_ext.tests.fixtures import fake_cpu
 from xloud_nova_ext.tests import requirements
 
 

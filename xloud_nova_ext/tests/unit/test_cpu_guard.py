@@ -23,17 +23,19 @@ from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
 
+from xloud_harness import fake_cpu
+
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import guard
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
-from xloud_nova_ext.tests.fixtures import fake_cpu
+from xloud_nova_ext.tests.fixtures import cpu_defs
 from xloud_nova_ext.tests.unit import test_cpu_compare
 
 CONF = nova_conf.CONF
 objects.register_all()
 
-SKYLAKE_HM = fake_cpu.SKYLAKE.host_model()
+SKYLAKE_HM = cpu_defs.host_model(fake_cpu.SKYLAKE)
 # What a record of it reads back: a custom CPU, no vendor or arch.
 RECORDED = SKYLAKE_HM.replace(mode='custom', vendor=None, arch=None)
 AVX512 = 'avx512bw, avx512cd, avx512dq, avx512f, avx512vl, avx512vnni, pku'
@@ -72,7 +74,7 @@ def cpu_info(cpu=fake_cpu.CASCADELAKE, host_model=True):
             'topology': {'sockets': 1, 'cores': 2, 'threads': 1}}
     if host_model:
         info[xmlcpu.CPU_INFO_HOST_MODEL_KEY] = xmlcpu.host_model_to_info(
-            cpu.host_model())
+            cpu_defs.host_model(cpu))
     return {'cpu_info': jsonutils.dumps(info)}
 
 
@@ -202,7 +204,7 @@ class GuestCPUTest(GuardTestCase):
     def test_host_model_guest_gets_the_sources_host_model_and_its_flags(self):
         inst = instance(vcpu_model('host-model', None, [('pcid', 'require')]))
         cpu, _, origin = guard.guest_cpu(inst, cpu_info())
-        self.assertEqual(fake_cpu.CASCADELAKE.host_model().merged(
+        self.assertEqual(cpu_defs.host_model(fake_cpu.CASCADELAKE).merged(
             {'pcid': 'require'}).replace(mode='custom'), cpu)
         self.assertEqual('the host-model CPU of source host src', origin)
 

@@ -1,0 +1,132 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""xloud-migration-demo: a multinode cloud on loopback, tested by Tempest.
+
+Starts, on 127.0.0.1 only, a real keystone, nova 34's services with four
+computes running the Xloud driver and the compute API on real HTTP, then
+runs the Xloud Tempest plugin's migration scenarios against it and prints a
+verification table per scenario (plus an HTML report). Needs no OpenStack
+deployment. What is real and what is fake: doc/source/embedded-cloud.rst.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+
+DEFAULT_REGEX = 'xloud_tempest_plugin'
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='xloud-migration-demo', description=__doc__.splitlines()[0])
+    parser.add_argument('--regex', default=DEFAULT_REGEX,
+                        help='tempest test selection (default: %(default)s)')
+    parser.add_argument('--concurrency', type=int, default=2,
+                        help='tempest workers (default: %(default)s)')
+    parser.add_argument('--workdir',
+                        help='keep logs, tempest workspace and reports in '
+                             'this directory (default: a temporary one, '
+                             'removed at exit)')
+    parser.add_argument('--html', metavar='PATH',
+                        help='write the HTML report here (default: '
+                             'xloud-migration-report.html in the current '
+                             'directory)')
+    parser.add_argument('--subunit', metavar='PATH',
+                        help='also keep the subunit v2 stream of the '
+                             'Tempest run here (CI counts its tests)')
+    parser.add_argument('--keep', action='store_true',
+                        help='after the run, keep the cloud running and '
+                             'print the tempest.conf path and credentials '
+                             'until Ctrl-C')
+    parser.add_argument('--no-tests', action='store_true',
+                        help='start the cloud without running Tempest '
+                             '(use with --keep)')
+    return parser
+
+
+def _terminate(signum, frame):
+    # Every stop signal takes the same clean shutdown as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _print_access(cloud):
+    from xloud_harness import keystone
+    ws = cloud.tempest
+    print('\nThe cloud keeps running. Press Ctrl-C to stop it.\n'
+          '  tempest.conf:  %s\n'
+          '  run a test:    cd %s && HOME=%s TMPDIR=%s tempest run '
+          '--regex <regex>\n'
+          '  keystone:      %s (admin / %s, project admin; demo / %s, '
+          'project demo)\n'
+          '  compute API:   %s' % (
+              ws.conf_path, ws.path, ws.home, ws.tmp, cloud.urls['identity'],
+              keystone.ADMIN_PASSWORD, keystone.DEMO_PASSWORD,
+              cloud.urls['compute']), flush=True)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    from xloud_harness import process
+
+    from xloud_migration_cloud import cloud as cloud_mod
+    from xloud_migration_cloud import report
+
+    # Set SIGINT too: a shell starting us in the background makes us
+    # inherit "ignore SIGINT", and Ctrl-C must always stop the cloud.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+    html = os.path.abspath(args.html or 'xloud-migration-report.html')
+    started = time.monotonic()
+    cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
+    rc = 0
+    try:
+        try:
+            cloud.start()
+        except process.ServiceError as e:
+            print('error: %s' % e, file=sys.stderr)
+            return 2
+        print('cloud ready in %.0f s' % (time.monotonic() - started),
+              file=sys.stderr, flush=True)
+        if not args.no_tests:
+            ws = cloud.tempest
+            stream = os.path.join(cloud.workdir, 'tempest.subunit')
+            rc, tests = report.run_tempest(
+                ws.run_argv(args.regex, args.concurrency),
+                cwd=ws.path, env=ws.env, stream_path=stream)
+            print(report.table(tests))
+            if report.write_html(stream, html):
+                print('HTML report: %s' % html)
+            if args.subunit:
+                shutil.copyfile(stream, args.subunit)
+            if not tests:
+                print('error: no test matched %r' % args.regex,
+                      file=sys.stderr)
+                rc = rc or 1
+        if args.keep:
+            _print_access(cloud)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print('\nstopping the cloud ...', file=sys.stderr)
+        rc = rc or 130
+    finally:
+        cloud.stop()
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,127 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+import datetime
+import io
+import json
+
+import subunit
+from subunit import v2
+import testtools
+
+from xloud_migration_cloud import report
+
+T0 = datetime.datetime(2026, 11, 27, 9, 0, 0,
+                       tzinfo=datetime.timezone.utc)
+LIVE = ('xloud_tempest_plugin.api.compute.test_live_migration.'
+        'LiveMigrationTest.test_live_migration_to_requested_host'
+        '[id-0c007fe7,multinode]')
+
+
+def stream(events):
+    out = io.BytesIO()
+    writer = v2.StreamResultToBytes(out)
+    for event in events:
+        writer.status(**event)
+    out.seek(0)
+    return out
+
+
+def test_events(test_id, status, seconds, attachments=()):
+    events = [{'test_id': test_id, 'test_status': 'inprogress',
+               'timestamp': T0}]
+    for name, data in attachments:
+        events.append({'test_id': test_id, 'file_name': name,
+                       'file_bytes': data, 'eof': True,
+                       'mime_type': 'application/json'})
+    events.append({'test_id': test_id, 'test_status': status,
+                   'timestamp': T0 + datetime.timedelta(seconds=seconds)})
+    return events
+
+
+def parse(events):
+    collector = report._Collector(io.StringIO())
+    case = subunit.ByteStreamToStreamResult(stream(events))
+    collector.startTestRun()
+    case.run(collector)
+    collector.stopTestRun()
+    return report._scenarios(collector.tests.values())
+
+
+class ReportTest(testtools.TestCase):
+
+    def test_scenario_row_shows_the_verification_report(self):
+        verified = {'type': 'live-migration', 'source_host': 'cmp1',
+                    'host': 'cmp2', 'seconds': 1.5,
+                    'migration': {'id': 7, 'status': 'completed',
+                                  'dest_compute': 'cmp2'}}
+        [row] = parse(test_events(LIVE, 'success', 4.25, [
+            ('xloud-migration-7', json.dumps(verified).encode())]))
+        self.assertEqual('pass', row.status)
+        self.assertEqual(4.25, row.seconds)
+        text = report.table([row])
+        self.assertIn('test_live_migration.LiveMigrationTest.'
+                      'test_live_migration_to_requested_host', text)
+        self.assertIn('live-migration 7: cmp1 -> cmp2, record completed '
+                      'in 1.50 s', text)
+        self.assertTrue(text.endswith('1 passed, 0 failed, 0 skipped'))
+
+    def test_refusal_shows_the_requested_host_and_code(self):
+        refused = {'type': 'live-migration', 'source_host': 'cmp1',
+                   'requested_host': 'cmp3', 'host': 'cmp1',
+                   'refusal': {'code': 'xloud.disk.insufficient'},
+                   'migration': {'id': 9, 'status': 'error',
+                                 'dest_compute': None}}
+        rows = parse(test_events('x.DiskFullTest.test_refused', 'success', 2,
+                                 [('xloud-migration-9',
+                                   json.dumps(refused).encode())]))
+        self.assertIn('cmp1 -> cmp3, record error', report.table(rows))
+        self.assertIn('refused with xloud.disk.insufficient',
+                      report.table(rows))
+
+    def test_failure_shows_its_last_traceback_line(self):
+        rows = parse(test_events(LIVE, 'fail', 1, [
+            ('traceback', b'Traceback...\nVerificationFailed: Server s1 is '
+                          b'on host cmp1, expected cmp2.\n')]))
+        text = report.table(rows)
+        self.assertIn('FAIL', text)
+        self.assertIn('Server s1 is on host cmp1, expected cmp2.', text)
+        self.assertTrue(text.endswith('0 passed, 1 failed, 0 skipped'))
+
+    def test_failure_headline_is_the_message_not_the_evidence(self):
+        rows = parse(test_events(LIVE, 'fail', 1, [
+            ('traceback', b'Traceback (most recent call last):\n  File x\n'
+                          b'xloud_tempest_plugin.common.exceptions.'
+                          b'VerificationFailed: Migration 3 of server s1 is '
+                          b'completed, expected error.\n'
+                          b'Migrations of s1:\n  3 live-migration cmp1 -> '
+                          b'cmp4 completed\n')]))
+        self.assertIn('VerificationFailed: Migration 3 of server s1 is '
+                      'completed, expected error.', report.table(rows))
+
+    def test_tests_of_a_skipped_class_collapse_into_its_row(self):
+        cls = 'x.api.compute.test_neg.CPUTest'
+        events = test_events('setUpClass (%s)' % cls, 'skip', 0, [
+            ('reason', b'cpu_incompatible_dest_host is not set.')])
+        events.append({'test_id': cls + '.test_refused[id-1]',
+                       'test_status': 'inprogress', 'timestamp': T0})
+        rows = parse(events)
+        self.assertEqual(['setUpClass (%s)' % cls], [r.test_id for r in rows])
+        self.assertIn('cpu_incompatible_dest_host is not set.',
+                      report.table(rows))
+
+    def test_a_test_that_never_finished_failed(self):
+        rows = parse([{'test_id': LIVE, 'test_status': 'inprogress',
+                       'timestamp': T0}])
+        self.assertEqual('FAIL', rows[0].status)
+        self.assertIn('never finished', report.table(rows))

@@ -1,0 +1,90 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+import os
+import socket
+import sys
+
+import fixtures
+import testtools
+
+from xloud_harness import process
+
+
+class ServiceTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def _service(self, argv, port, timeout=10):
+        return process.Service(
+            'widget', argv, os.path.join(self.tmp, 'widget.log'), port=port,
+            timeout=timeout)
+
+    def test_port_taken_names_component_and_port(self):
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            s.listen()
+            port = s.getsockname()[1]
+            service = self._service([sys.executable, '-c', 'pass'], port)
+            err = self.assertRaises(process.ServiceError, service.start)
+        self.assertIn('widget cannot start', str(err))
+        self.assertIn('127.0.0.1:%d is taken' % port, str(err))
+        self.assertIsNone(service.proc)
+
+    def test_exit_while_starting_names_log_and_shows_its_end(self):
+        port = process.free_port()
+        service = self._service(
+            [sys.executable, '-c',
+             'import sys; print("config file missing"); sys.exit(3)'], port)
+        err = self.assertRaises(process.ServiceError, service.start)
+        text = str(err)
+        self.assertIn('widget on 127.0.0.1:%d exited with status 3' % port,
+                      text)
+        self.assertIn(os.path.join(self.tmp, 'widget.log'), text)
+        self.assertIn('config file missing', text)
+
+    def test_never_ready_is_stopped_and_reported(self):
+        port = process.free_port()
+        service = self._service(
+            [sys.executable, '-c', 'import time; time.sleep(60)'], port,
+            timeout=1)
+        err = self.assertRaises(process.ServiceError, service.start)
+        self.assertIn('did not answer http://127.0.0.1:%d/' % port, str(err))
+        # Stopped, not left running behind the error.
+        self.assertIsNotNone(service.proc.poll())
+
+    def test_serves_and_stops(self):
+        port = process.free_port()
+        service = self._service(process.python_argv(
+            'xloud_harness.wsgi', 'wsgiref.simple_server:demo_app', port),
+            port)
+        service.start()
+        self.assertTrue(process.port_taken(port))
+        service.stop()
+        self.assertIsNotNone(service.proc.poll())
+        self.assertFalse(process.port_taken(port))
+
+    def test_port_file_serves_on_the_port_the_child_chose(self):
+        port_file = os.path.join(self.tmp, 'port')
+        service = process.Service(
+            'widget', process.python_argv(
+                'xloud_harness.wsgi', 'wsgiref.simple_server:demo_app', 0,
+                port_file),
+            os.path.join(self.tmp, 'widget.log'), port_file=port_file,
+            timeout=10).start()
+        self.addCleanup(service.stop)
+        with open(port_file) as f:
+            self.assertEqual(int(f.read()), service.port)
+        self.assertTrue(process.port_taken(service.port))
