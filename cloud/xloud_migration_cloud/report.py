@@ -29,27 +29,13 @@ import shutil
 import subprocess
 import sys
 
-import subunit
-import testtools
-
-FINAL = {'success': 'pass', 'fail': 'FAIL', 'skip': 'skip',
-         'xfail': 'pass', 'uxsuccess': 'FAIL'}
+from xloud_harness import results
 
 
 @dataclasses.dataclass
-class TestOutcome:
-    test_id: str
-    status: str = 'running'
-    started: object = None
-    stopped: object = None
+class TestOutcome(results.TestOutcome):
     reports: list = dataclasses.field(default_factory=list)
     reason: str = ''
-
-    @property
-    def seconds(self):
-        if self.started and self.stopped:
-            return (self.stopped - self.started).total_seconds()
-        return 0.0
 
     @property
     def name(self):
@@ -57,35 +43,20 @@ class TestOutcome:
         return short.replace('xloud_tempest_plugin.api.compute.', '')
 
 
-class _Collector(testtools.StreamResult):
-    """Keeps per-test outcomes and attachments; prints each finished test."""
+class _Collector(results.Collector):
+    """Keeps per-test outcomes and reports; prints each finished test."""
+
+    outcome_class = TestOutcome
 
     def __init__(self, out):
         super().__init__()
         self.out = out
-        self.tests = {}
-        self._files = {}
 
-    def status(self, test_id=None, test_status=None, file_name=None,
-               file_bytes=None, eof=False, timestamp=None, **kwargs):
-        if not test_id:
-            return
-        test = self.tests.setdefault(test_id, TestOutcome(test_id))
-        if test_status == 'inprogress':
-            test.started = timestamp
-        if file_name:
-            key = (test_id, file_name)
-            self._files[key] = self._files.get(key, b'') + (file_bytes or b'')
-            if eof:
-                self._attach(test, file_name, self._files.pop(key))
-        if test_status in FINAL:
-            test.status = FINAL[test_status]
-            test.stopped = timestamp
-            print('%-4s %7.1fs %s' % (test.status, test.seconds, test.name),
-                  file=self.out, flush=True)
+    def finished(self, test):
+        print('%-4s %7.1fs %s' % (test.status, test.seconds, test.name),
+              file=self.out, flush=True)
 
-    @staticmethod
-    def _attach(test, file_name, data):
+    def attached(self, test, file_name, data):
         text = data.decode('utf-8', 'replace')
         if file_name.startswith('xloud-migration-'):
             try:
@@ -122,11 +93,8 @@ def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):
     with open(stream_path, 'wb') as saved:
         proc = subprocess.Popen(argv, cwd=cwd, env=env,
                                 stdout=subprocess.PIPE)
-        tee = _Tee(proc.stdout, saved)
-        case = subunit.ByteStreamToStreamResult(tee, non_subunit_name='stdout')
-        collector.startTestRun()
-        case.run(collector)
-        collector.stopTestRun()
+        results.read(_Tee(proc.stdout, saved), collector,
+                     non_subunit_name='stdout')
         rc = proc.wait()
     return rc, _scenarios(collector.tests.values())
 

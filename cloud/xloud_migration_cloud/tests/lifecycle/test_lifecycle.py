@@ -25,10 +25,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import testtools
+
+from xloud_harness import process
 
 READY = 'The cloud keeps running'
 
@@ -51,14 +52,6 @@ def _descendants(pid):
             found.append(child)
             todo.append(child)
     return found
-
-
-def _alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
 
 
 def _listening(port):
@@ -106,10 +99,6 @@ class LifecycleTest(testtools.TestCase):
         proc.send_signal(signal.SIGINT)
         self.assertEqual(130, proc.wait(timeout=60))
         # Children die with their parent's stop(); give the kernel a moment.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-                _alive(p) for p in children):
-            time.sleep(0.2)
-        self.assertEqual([], [p for p in children if _alive(p)])
+        self.assertEqual([], process.wait_gone(children, 10))
         self.assertEqual([], [p for p in ports if _listening(p)])
         self.assertEqual([], os.listdir(tmp))

@@ -15,9 +15,10 @@ import datetime
 import io
 import json
 
-import subunit
 from subunit import v2
 import testtools
+
+from xloud_harness import results
 
 from xloud_migration_cloud import report
 
@@ -50,12 +51,8 @@ def test_events(test_id, status, seconds, attachments=()):
 
 
 def parse(events):
-    collector = report._Collector(io.StringIO())
-    case = subunit.ByteStreamToStreamResult(stream(events))
-    collector.startTestRun()
-    case.run(collector)
-    collector.stopTestRun()
-    return report._scenarios(collector.tests.values())
+    collector = results.read(stream(events), report._Collector(io.StringIO()))
+    return report._scenarios(collector.outcomes())
 
 
 class ReportTest(testtools.TestCase):
