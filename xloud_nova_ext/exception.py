@@ -26,8 +26,6 @@ MigrationPreCheckError), so the driver hooks re-raise a refusal as
 
 import functools
 
-from nova import exception as nova_exc
-
 
 class XloudError(Exception):
     """Base of every error this package raises on purpose."""
@@ -65,6 +63,16 @@ class CPUIncompatible(MigrationRefused):
     msg_fmt = "Host %(host)s cannot run guest CPU %(model)s: %(detail)s."
     fix_fmt = ("[libvirt] cpu_mode = custom, cpu_models = <model from "
                "xloud-cpu-baseline>")
+
+
+class CPUCheckFailed(MigrationRefused):
+    # libvirt failed for a reason that says nothing about the guest CPU (a
+    # dropped connection, a timeout): not "incompatible", and the conductor
+    # tries another host.
+    code = 'xloud.cpu.check_failed'
+    msg_fmt = "Host %(host)s could not check the guest CPU: %(detail)s."
+    fix_fmt = ("Retry; if it repeats, check libvirtd on that host (virsh "
+               "domcapabilities) and its log.")
 
 
 class CPUDefinitionInvalid(MigrationRefused):
@@ -174,6 +182,13 @@ class DiskSpaceUnknown(MigrationRefused):
     fix_fmt = ("%(remedy)s")
 
 
+def _nova_exceptions():
+    # Imported when a hook re-raises, not with this module: the baseline
+    # tool (xloud-cpu-baseline) imports this module and must not load nova.
+    from nova import exception as nova_exc
+    return nova_exc
+
+
 def as_precheck_error(func):
     """Re-raise a refusal as nova's MigrationPreCheckError, text unchanged.
 
@@ -184,7 +199,8 @@ def as_precheck_error(func):
         try:
             return func(*args, **kwargs)
         except MigrationRefused as e:
-            raise nova_exc.MigrationPreCheckError(reason=str(e)) from e
+            raise _nova_exceptions().MigrationPreCheckError(
+                reason=str(e)) from e
     return wrapper
 
 
@@ -201,6 +217,7 @@ def as_rollback_error(func):
         try:
             return func(*args, **kwargs)
         except MigrationRefused as e:
+            nova_exc = _nova_exceptions()
             raise nova_exc.InstanceFaultRollback(
                 inner_exception=nova_exc.MigrationPreCheckError(
                     reason=str(e))) from e

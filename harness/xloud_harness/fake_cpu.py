@@ -203,6 +203,11 @@ NEHALEM_HOST = FakeCPU('Nehalem')
 EPYC_HOST = FakeCPU('EPYC', frozenset({'npt'}), frozenset({'osvw'}))
 
 
+def error(msg, code):
+    """A fakelibvirt libvirtError with ``code``."""
+    return _error(msg, code)
+
+
 def _error(msg, code):
     return fakelibvirt.make_libvirtError(
         fakelibvirt.libvirtError, msg, error_code=code,
@@ -272,6 +277,10 @@ class CPUConnection(fakelibvirt.Connection):
         #: reads libvirt's CPU map, accepts them, as real libvirt does.
         self.hidden_models = set()
         self.domcaps_calls = 0
+        #: The QEMU binary named in the domain capabilities (``<path>``).
+        self.emulator = None
+        #: A libvirtError that compareHypervisorCPU raises, if set.
+        self.compare_error = None
 
     # Domains.
 
@@ -332,6 +341,11 @@ class CPUConnection(fakelibvirt.Connection):
         self.domcaps_calls += 1
         root = etree.fromstring(super().getDomainCapabilities(
             emulatorbin, arch, machine_type, virt_type, flags))
+        if self.emulator is not None:
+            path = root.find('path')
+            if path is None:
+                path = etree.SubElement(root, 'path')
+            path.text = self.emulator
         cpu_elem = root.find('cpu')
         for mode in cpu_elem.findall('mode'):
             if mode.get('name') in ('host-model', 'custom'):
@@ -361,6 +375,8 @@ class CPUConnection(fakelibvirt.Connection):
             raise _error('this function is not supported by the connection '
                          'driver: virConnectCompareHypervisorCPU',
                          fakelibvirt.VIR_ERR_NO_SUPPORT)
+        if self.compare_error is not None:
+            raise self.compare_error
         cpu = _cpu_of(xml)
         host = self.cpu.features
         if cpu.vendor and cpu.vendor != self.cpu.vendor:

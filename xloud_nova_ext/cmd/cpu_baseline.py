@@ -313,7 +313,7 @@ def main(argv=None, stdout=None, stderr=None):
         stderr.write('%s: error: %s\n' % (PROG, e.cause))
         return 2
     except compare.libvirt_error() as e:
-        stderr.write('%s: libvirt error: %s\n' % (PROG, inputs._one_line(e)))
+        stderr.write('%s: libvirt error: %s\n' % (PROG, compare.first_line(e)))
         return 1
     if args.format == 'json':
         # Indented for people; one line for machines when it is big: only

@@ -27,13 +27,15 @@ The destination refuses the migration, with a pre-check error naming the
 CPU model, the missing features and the fix, when its QEMU lacks the model
 or when libvirt's ``compareHypervisorCPU`` (with the guest's virt type,
 arch and machine type, for ``kvm`` and ``qemu``, without the vendor)
-finds features missing. A hypervisor that cannot compare CPUs lets every
-guest through, with one warning.
+finds features missing. A hypervisor that cannot compare CPUs (aarch64,
+ppc64le, some s390x) lets every guest through, with one warning; a libvirt
+error that says nothing about the CPU (a dropped connection, a timeout)
+refuses the migration as "could not check" (``xloud.cpu.check_failed``).
 
-While this is on, the driver sets ``[workarounds]
-skip_cpu_compare_on_dest = True``: nova's own comparison refuses guests
-that the host runs (it sends ``<vendor>`` and no virt type) and this check
-replaces it.
+nova's own comparison (``[workarounds] skip_cpu_compare_on_dest``) is left
+as configured and runs after this one when on; it refuses guests that the
+host runs (it sends ``<vendor>`` and no virt type), so set it to ``True``
+to rely on this check alone.
 
 Related options:
 
@@ -52,9 +54,9 @@ A host that cannot run the configured baseline would accept guests and then
 fail every migration that lands on it; failing at start names the unusable
 models and the features this host lacks. Unlike nova's own start-up check
 this also runs for ``virt_type = qemu``, passes arch, virt type and machine
-type, names the missing features and refuses a model this QEMU lacks. While
-this is on, the driver sets ``[workarounds] skip_cpu_compare_at_startup =
-True``.
+type, names the missing features and refuses a model this QEMU lacks.
+nova's own start-up check (``[workarounds] skip_cpu_compare_at_startup``)
+is left as configured.
 
 Related options:
 

@@ -27,7 +27,6 @@ architecture: libvirt's CPU map does the work, not a table of ours):
 """
 
 import dataclasses
-from xml.sax import saxutils
 
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import inputs
@@ -86,11 +85,9 @@ class Baseliner(object):
         # hypervisor lacks (under TCG: AVX and most of what came after).
         if model not in self._expanded:
             xml = self.conn.baselineCPU(
-                ['<cpu><arch>%s</arch><model>%s</model></cpu>' % (
-                    saxutils.escape(self.arch), saxutils.escape(model))],
+                [xmlcpu.to_host_xml(model, self.arch)],
                 compare.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
-            self._expanded[model] = xmlcpu.domain_cpu(
-                '<domain>%s</domain>' % xml)
+            self._expanded[model] = xmlcpu.cpu_from_xml(xml)
         return self._expanded[model]
 
     def expand(self, model):
@@ -177,7 +174,7 @@ class Baseliner(object):
                                 'baseline of %d inputs' % len(chunk)))
             items = results
             level += 1
-        found = xmlcpu.domain_cpu('<domain>%s</domain>' % items[0][0])
+        found = xmlcpu.cpu_from_xml(items[0][0])
         return self.settle(self.name(self.feature_set(found), vendor)), False
 
     def name(self, features, vendor):
@@ -194,15 +191,11 @@ class Baseliner(object):
                 'the inputs', 'their CPUs have too few features in common '
                 'to name a CPU model')
         base = max(inside, key=lambda m: len(self.expand(m)))
-        host_cpu = '<cpu><arch>%s</arch><model>%s</model>%s%s</cpu>' % (
-            saxutils.escape(self.arch), saxutils.escape(base),
-            '<vendor>%s</vendor>' % saxutils.escape(vendor) if vendor else '',
-            ''.join('<feature name=%s/>' % saxutils.quoteattr(f)
-                    for f in sorted(features - self.expand(base))))
+        host_cpu = xmlcpu.to_host_xml(
+            base, self.arch, vendor, sorted(features - self.expand(base)))
         xml = self._baseline_xml([host_cpu],
                                  compare.VIR_CONNECT_BASELINE_CPU_MIGRATABLE)
-        return xmlcpu.domain_cpu('<domain>%s</domain>' % xml).replace(
-            arch=self.arch, vendor=vendor)
+        return xmlcpu.cpu_from_xml(xml).replace(arch=self.arch, vendor=vendor)
 
     def settle(self, cpu):
         """``cpu`` as the computing hypervisor accepts it.
@@ -236,13 +229,13 @@ class Baseliner(object):
                 compare.VIR_CONNECT_BASELINE_CPU_MIGRATABLE)
         except compare.libvirt_error() as e:
             if len(chunk) == 1:
-                raise inputs.input_error(chunk[0][1], inputs._one_line(e))
+                raise inputs.input_error(chunk[0][1], compare.first_line(e))
             # Find the input libvirt refuses: only on this error path.
             half = len(chunk) // 2
             self._baseline_chunk(chunk[:half])
             self._baseline_chunk(chunk[half:])
             raise inputs.input_error(
-                '%d inputs' % len(chunk), inputs._one_line(e))
+                '%d inputs' % len(chunk), compare.first_line(e))
 
     # Who can run what.
 

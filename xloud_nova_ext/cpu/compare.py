@@ -21,36 +21,59 @@ text lists the missing features.
 
 import dataclasses
 import importlib
-import sys
 
 from xloud_nova_ext.cpu import xmlcpu
 
+#: The libvirt module, imported at first use as nova's own libvirt modules
+#: do (the baseline tool parses files and prints --help without it). Test
+#: fixtures set it to nova's fakelibvirt.
+libvirt = None
+
 # libvirt ABI numbers (stable: libvirt never renumbers). Spelled out because
 # nova's fakelibvirt lacks some of them.
+VIR_ERR_INTERNAL_ERROR = 1
 VIR_ERR_NO_SUPPORT = 3
+VIR_ERR_INVALID_ARG = 8
+VIR_ERR_CONFIG_UNSUPPORTED = 67
+VIR_ERR_ARGUMENT_UNSUPPORTED = 74
+VIR_ERR_OPERATION_UNSUPPORTED = 84
 VIR_ERR_CPU_INCOMPATIBLE = 91
-VIR_CPU_COMPARE_ERROR = -1
-VIR_CPU_COMPARE_INCOMPATIBLE = 0
 VIR_CPU_COMPARE_IDENTICAL = 1
 VIR_CPU_COMPARE_SUPERSET = 2
 VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE = 1
 VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES = 1
 VIR_CONNECT_BASELINE_CPU_MIGRATABLE = 2
-VIR_DOMAIN_XML_MIGRATABLE = 8
+
+#: "This hypervisor cannot compare CPUs": no answer about the guest. From
+#: libvirt 9.0's qemuConnectCompareHypervisorCPU (src/qemu/qemu_driver.c)
+#: and virCPUCompare (src/cpu/cpu.c): OPERATION_UNSUPPORTED for every arch
+#: but x86 and s390 ("comparing with the hypervisor CPU is not supported
+#: for arch aarch64/ppc64le"), for s390x whose QEMU lacks
+#: query-cpu-model-comparison, and for a QEMU that reports no host-model
+#: CPU for the virt type; NO_SUPPORT where the driver or the arch's CPU
+#: driver has no compare ("cannot compare CPUs of ... architecture");
+#: ARGUMENT_UNSUPPORTED where a driver refuses our flags.
+CANNOT_JUDGE = frozenset((VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_UNSUPPORTED,
+                          VIR_ERR_ARGUMENT_UNSUPPORTED))
+#: Answers about this guest on this host, besides CPU_INCOMPATIBLE (x86's
+#: feature list; s390x's QEMU answers "incompatible" without one): the
+#: machine type or accelerator is not supported by the emulator, or no
+#: emulator serves the arch (virQEMUCapsCacheLookupDefault): the guest
+#: cannot start here either.
+REFUSES = frozenset((VIR_ERR_CPU_INCOMPATIBLE, VIR_ERR_INVALID_ARG,
+                     VIR_ERR_CONFIG_UNSUPPORTED))
+#: libvirt's text for a model its CPU map lacks (VIR_ERR_INTERNAL_ERROR,
+#: src/cpu/cpu_x86.c): an answer too. Any other error (connection, RPC,
+#: timeout, a QEMU probe that failed) says nothing about the guest.
+_UNKNOWN_MODEL = 'Unknown CPU model'
 
 
 def libvirt_module():
-    """The libvirt module whose connections we are handed.
-
-    nova imports libvirt in ``nova.virt.libvirt.host`` and nova's test
-    fixtures replace it there with fakelibvirt; follow that module so that
-    we catch the error class the connection raises. Without nova loaded
-    (the baseline tool), import libvirt itself.
-    """
-    host = sys.modules.get('nova.virt.libvirt.host')
-    if host is not None and getattr(host, 'libvirt', None) is not None:
-        return host.libvirt
-    return importlib.import_module('libvirt')
+    """The libvirt module (imported on first use)."""
+    global libvirt
+    if libvirt is None:
+        libvirt = importlib.import_module('libvirt')
+    return libvirt
 
 
 def libvirt_error():
@@ -70,6 +93,14 @@ class Verdict:
     detail: str = ''
     #: False when this hypervisor cannot compare CPUs at all.
     supported: bool = True
+    #: True when libvirt failed for a reason that says nothing about the
+    #: CPU (a dropped connection, a timeout): the check could not be made.
+    failed: bool = False
+
+    @property
+    def judged(self):
+        """True when this is an answer about the CPU."""
+        return self.supported and not self.failed
 
     def reason(self, limit=None):
         """One phrase for an error message: what is missing, or why not.
@@ -95,10 +126,10 @@ def compare(conn, cpu, virt_type, arch=None, machine=None, emulator=None):
 
     ``emulator`` None means the emulator libvirt itself picks for
     ``arch``/``virt_type``, which is the one nova's guests get: nova never
-    writes ``<emulator>`` into a domain. Returns a :class:`Verdict`;
-    libvirt errors other than incompatibility and "not supported" come
-    back as an incompatible verdict carrying libvirt's text (an unknown
-    model or machine type fails the migration just the same).
+    writes ``<emulator>`` into a domain. Returns a :class:`Verdict`: an
+    answer (compatible or not), "cannot compare here" (``supported``
+    False), or "could not check" (``failed``) for errors that say nothing
+    about the CPU.
     """
     xml = xmlcpu.to_guest_xml(cpu)
     try:
@@ -106,13 +137,7 @@ def compare(conn, cpu, virt_type, arch=None, machine=None, emulator=None):
             emulator, arch, machine, virt_type, xml,
             VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE)
     except libvirt_error() as e:
-        code = e.get_error_code()
-        if code == VIR_ERR_NO_SUPPORT:
-            return Verdict(True, detail=str(e), supported=False)
-        if code == VIR_ERR_CPU_INCOMPATIBLE:
-            missing, forbidden, detail = xmlcpu.parse_incompatibility(str(e))
-            return Verdict(False, tuple(missing), tuple(forbidden), detail)
-        return Verdict(False, detail=_first_line(str(e)))
+        return verdict_of_error(e)
     if result in (VIR_CPU_COMPARE_IDENTICAL, VIR_CPU_COMPARE_SUPERSET):
         return Verdict(True)
     # Only reached if libvirt ignored FAIL_INCOMPATIBLE (it never does for
@@ -121,5 +146,23 @@ def compare(conn, cpu, virt_type, arch=None, machine=None, emulator=None):
                    % result)
 
 
-def _first_line(text):
-    return (text or '').strip().splitlines()[0] if text else ''
+def verdict_of_error(error):
+    """The :class:`Verdict` a libvirt error from compareHypervisorCPU means."""
+    code = error.get_error_code()
+    text = first_line(error)
+    if code in CANNOT_JUDGE:
+        return Verdict(True, detail=text, supported=False)
+    if code == VIR_ERR_CPU_INCOMPATIBLE:
+        missing, forbidden, detail = xmlcpu.parse_incompatibility(str(error))
+        return Verdict(False, tuple(missing), tuple(forbidden),
+                       detail or text)
+    if code in REFUSES or (code == VIR_ERR_INTERNAL_ERROR and
+                           _UNKNOWN_MODEL in text):
+        return Verdict(False, detail=text)
+    return Verdict(False, detail=text, failed=True)
+
+
+def first_line(error):
+    """The first line of an error's text, or its class name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -13,17 +13,20 @@
 """What the driver hooks call: the CPU pre-check, start-up check, records.
 
 :class:`CPUGuard` holds nova's ``Host`` (for the libvirt connection) and
-does four things:
+the configuration, and serves these hooks:
 
-* :meth:`~CPUGuard.check_destination` - on the destination, before any
-  memory is copied: does this hypervisor run the guest's CPU?
-* :meth:`~CPUGuard.check_configured_models` - at start-up: do the
-  ``[libvirt] cpu_models`` (with ``cpu_model_extra_flags``) run here?
-* :meth:`~CPUGuard.record_running_cpu` - after a guest (re)starts: note in
-  its system_metadata the CPU it really runs (its migratable ``<cpu>``);
-* :meth:`~CPUGuard.publish_host_model` - add this hypervisor's host-model
-  CPU to the ``cpu_info`` nova reports, for the baseline tool and as a
-  fallback for guests started before this driver recorded their CPU.
+* :meth:`~CPUGuard.check_can_live_migrate_destination` - on the
+  destination, before any memory is copied: does this hypervisor run the
+  guest's CPU?
+* :meth:`~CPUGuard.init_host` - at start-up: do the ``[libvirt]
+  cpu_models`` (with ``cpu_model_extra_flags``) run here?
+* :meth:`~CPUGuard.guest_started` - after a guest (re)starts (spawn,
+  power on, reboot, host boot, cold migration or revert): note in its
+  system_metadata the CPU it really runs (its migratable ``<cpu>``);
+* :meth:`~CPUGuard.update_available_resource` - add this hypervisor's
+  host-model CPU to the ``cpu_info`` nova reports, for the baseline tool
+  and as a fallback for guests started before this driver recorded their
+  CPU.
 
 Which guest CPU the destination checks, best first (:func:`guest_cpu`):
 
@@ -35,6 +38,10 @@ Which guest CPU the destination checks, best first (:func:`guest_cpu`):
 3. for host-model guests, the host-model CPU the source publishes in its
    ``cpu_info``, plus the guest's extra flags;
 4. the source host's CPU from ``cpu_info`` (nova's own choice).
+
+nova's own comparisons (``[workarounds] skip_cpu_compare_on_dest``,
+``skip_cpu_compare_at_startup``) are left as the operator set them: with
+nova's defaults both checks run, ours first.
 """
 
 from nova import conf as nova_conf
@@ -44,6 +51,7 @@ from oslo_log import log as logging
 from oslo_serialization import jsonutils
 
 from xloud_nova_ext.cpu import compare
+from xloud_nova_ext.cpu import hypervisor
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
 
@@ -57,8 +65,13 @@ RECORD_KEY = 'xloud_cpu'
 _CHUNK = 250
 _RECORD_VERSION = '1'
 #: Missing features spelled out in a refusal; the log has all of them.
-#: nova keeps 255 characters of the refusal in the instance action event.
+#: nova keeps 255 characters of an instance fault's message, and the
+#: refusal (code, cause, fix) must fit (a Skylake guest refused by a
+#: Nehalem host lacks 26 features).
 _MESSAGE_FEATURES = 8
+_NOT_NOW = object()
+#: Virt types whose CPU libvirt compares (nova's own check: kvm only).
+_COMPARED_VIRT_TYPES = ('kvm', 'qemu')
 
 
 def read_record(sysmeta):
@@ -107,6 +120,8 @@ def _cpu_info(compute_info):
     info = (compute_info or {}).get('cpu_info') or {}
     if isinstance(info, str):
         info = jsonutils.loads(info)
+    if not isinstance(info, dict):
+        raise xmlcpu.CPUDefError('cpu_info is not a JSON object')
     return info
 
 
@@ -128,7 +143,7 @@ def guest_cpu(instance, src_compute_info):
     source = instance.host
     try:
         return _from_source(_cpu_info(src_compute_info), source, wanted)
-    except (ValueError, xmlcpu.CPUDefError) as e:
+    except (ValueError, TypeError, xmlcpu.CPUDefError) as e:
         # Without a record, nova's data is all there is: refuse rather
         # than guess (a hard reboot records the CPU and ends this).
         raise exception.CPUDefinitionInvalid(
@@ -155,43 +170,32 @@ class CPUGuard(object):
     def __init__(self, host, conf=CONF):
         self._host = host
         self._conf = conf
+        #: The host name nova's compute manager gives init_host: [DEFAULT]
+        #: host, as nova names this host.
+        self._hostname = None
         self._warned_no_support = False
-        self._host_model = None
-        self._models = {}
+        self._domcaps = hypervisor.DomainCapabilities(host)
+        #: (domain capabilities it was read from, host-model CPU or None)
+        self._host_model = (None, None)
 
     # Start-up
 
-    def supersede_nova_checks(self):
-        """Turn off nova's own CPU comparisons where ours replace them.
+    @property
+    def hostname(self):
+        return self._hostname or self._conf.host
 
-        nova's compare runs for kvm only, without virt type, arch or
-        machine, and sends <vendor>: it refuses guests that the host runs,
-        which is why operators switch it off. Ours replaces it; we do not
-        override nova's private methods, so we set nova's own switches.
-        """
-        for ours, nova_opt in (('cpu_precheck', 'skip_cpu_compare_on_dest'),
-                               ('validate_cpu_models_on_startup',
-                                'skip_cpu_compare_at_startup')):
-            if (getattr(self._conf.xloud, ours) and
-                    not getattr(self._conf.workarounds, nova_opt)):
-                self._conf.set_override(nova_opt, True, 'workarounds')
-                LOG.info('[xloud] %(ours)s is on, so [workarounds] '
-                         '%(nova)s is set to True: the Xloud CPU check '
-                         'replaces nova\'s comparison, which runs for kvm '
-                         'only, ignores virt type, arch and machine type and '
-                         'refuses guests whose CPU the host runs.',
-                         {'ours': ours, 'nova': nova_opt})
-
-    def check_configured_models(self):
+    def init_host(self, hostname):
         """Raise CPUModelsUnusable unless every ``cpu_models`` runs here.
 
         Adds to nova's own start-up check: it runs for ``qemu`` too, passes
         virt type, arch and machine type, and names missing features.
         """
+        self._hostname = hostname
+        self._log_nova_checks()
         libvirt_conf = self._conf.libvirt
         if (not self._conf.xloud.validate_cpu_models_on_startup or
                 libvirt_conf.cpu_mode != 'custom' or
-                libvirt_conf.virt_type not in ('kvm', 'qemu')):
+                libvirt_conf.virt_type not in _COMPARED_VIRT_TYPES):
             return
         extra = {}
         for flag in libvirt_conf.cpu_model_extra_flags:
@@ -210,52 +214,99 @@ class CPUGuard(object):
             if not verdict.supported:
                 self._warn_no_support(verdict)
                 return
+            if verdict.failed:
+                # libvirtd not answering now says nothing about the models;
+                # nova's own start-up check and the migration pre-check
+                # still run.
+                LOG.warning('Cannot check [libvirt] cpu_models %s now: %s',
+                            model, verdict.detail)
+                continue
             if not verdict.compatible:
                 unusable.append((model, verdict.reason()))
         if unusable:
             raise exception.CPUModelsUnusable(
                 models=', '.join(m for m, _ in unusable),
-                host=self._host.get_hostname(),
+                host=self.hostname,
                 detail='; '.join('%s: %s' % u for u in unusable))
+
+    def _log_nova_checks(self):
+        # Both checks run with nova's defaults; say so once, and how to rely
+        # on ours alone, without changing the operator's settings.
+        for ours, nova_opt in (('cpu_precheck', 'skip_cpu_compare_on_dest'),
+                               ('validate_cpu_models_on_startup',
+                                'skip_cpu_compare_at_startup')):
+            if (getattr(self._conf.xloud, ours) and
+                    not getattr(self._conf.workarounds, nova_opt)):
+                LOG.info('[xloud] %(ours)s and nova\'s own CPU comparison '
+                         '([workarounds] %(nova)s = False) both run. nova\'s '
+                         'runs for kvm only, without virt type, arch or '
+                         'machine type, and may refuse guests this host '
+                         'runs; set [workarounds] %(nova)s = True to rely on '
+                         'the Xloud check alone.',
+                         {'ours': ours, 'nova': nova_opt})
 
     # Live migration
 
-    def check_destination(self, instance, src_compute_info):
-        """Raise CPUIncompatible unless this hypervisor runs the guest CPU.
+    def check_can_live_migrate_destination(self, instance,
+                                           src_compute_info):
+        """Raise a refusal unless this hypervisor runs the guest CPU.
 
         Runs on the destination at the start of its pre-check, before
-        nova creates anything there.
+        nova creates anything there. CPUIncompatible when libvirt says no;
+        CPUCheckFailed when libvirt could not answer (the conductor then
+        tries another host); CPUDefinitionInvalid when nova's data about
+        the guest CPU is unreadable. A hypervisor that cannot compare CPUs
+        (most non-x86 ones) lets the guest through with a warning.
         """
-        if not self._conf.xloud.cpu_precheck:
+        virt_type = self._conf.libvirt.virt_type
+        if (not self._conf.xloud.cpu_precheck or
+                virt_type not in _COMPARED_VIRT_TYPES):
             return
         cpu, machine, origin = guest_cpu(instance, src_compute_info)
         if cpu is None:
             LOG.warning('No CPU definition known for the guest; skipping '
                         'the CPU pre-check.', instance=instance)
             return
-        image_meta = objects.ImageMeta.from_instance(instance)
-        arch = libvirt_utils.get_arch(image_meta)
-        machine = machine or libvirt_utils.get_machine_type(image_meta)
-        virt_type = self._conf.libvirt.virt_type
-        verdict = self._verdict(cpu, virt_type, arch, machine)
+        try:
+            image_meta = objects.ImageMeta.from_instance(instance)
+            arch = libvirt_utils.get_arch(image_meta)
+            machine = machine or libvirt_utils.get_machine_type(image_meta)
+            verdict = self._verdict(cpu, virt_type, arch, machine)
+        # The safeguard's own failure is never "incompatible CPU".
+        except Exception as e:
+            LOG.exception('The CPU pre-check failed', instance=instance)
+            verdict = compare.Verdict(False, failed=True, detail='%s: %s' % (
+                type(e).__name__, compare.first_line(e)))
         if not verdict.supported:
             self._warn_no_support(verdict)
             return
+        if verdict.failed:
+            LOG.warning('Refusing the live migration: could not check the '
+                        'guest CPU %(cpu)s here: %(error)s', {
+                            'cpu': cpu.describe(), 'error': verdict.detail},
+                        instance=instance)
+            raise exception.CPUCheckFailed(host=self.hostname,
+                                           detail=verdict.detail)
         if not verdict.compatible:
-            host = self._host.get_hostname()
-            LOG.warning('Refusing the live migration to %(host)s: its '
-                        '%(virt_type)s hypervisor cannot run the guest CPU '
-                        '%(cpu)s (%(origin)s; arch %(arch)s, machine type '
-                        '%(machine)s): %(reason)s', {
-                            'host': host, 'virt_type': virt_type,
-                            'cpu': cpu.describe(), 'origin': origin,
-                            'arch': arch, 'machine': machine or 'default',
-                            'reason': verdict.reason()}, instance=instance)
-            raise exception.CPUIncompatible(
-                host=host, model=cpu.model, virt_type=virt_type,
-                detail=verdict.reason(limit=_MESSAGE_FEATURES))
+            self._refuse(instance, cpu, origin, virt_type, arch, machine,
+                         verdict)
         LOG.debug('Guest CPU %(cpu)s runs here (%(origin)s).',
                   {'cpu': cpu.model, 'origin': origin}, instance=instance)
+
+    def _refuse(self, instance, cpu, origin, virt_type, arch, machine,
+                verdict):
+        host = self.hostname
+        LOG.warning('Refusing the live migration to %(host)s: its '
+                    '%(virt_type)s hypervisor cannot run the guest CPU '
+                    '%(cpu)s (%(origin)s; arch %(arch)s, machine type '
+                    '%(machine)s): %(reason)s', {
+                        'host': host, 'virt_type': virt_type,
+                        'cpu': cpu.describe(), 'origin': origin,
+                        'arch': arch, 'machine': machine or 'default',
+                        'reason': verdict.reason()}, instance=instance)
+        raise exception.CPUIncompatible(
+            host=host, model=cpu.model, virt_type=virt_type,
+            detail=verdict.reason(limit=_MESSAGE_FEATURES))
 
     def _verdict(self, cpu, virt_type, arch, machine):
         """compareHypervisorCPU, after checking QEMU knows the model.
@@ -273,26 +324,18 @@ class CPUGuard(object):
                                arch, machine)
 
     def _hypervisor_models(self, virt_type, arch, machine):
-        # Cached per (virt type, arch, machine type): the list changes only
-        # with QEMU or libvirt, whose upgrade needs a nova-compute restart.
-        # A failure is not cached: it may be a passing libvirtd restart, and
-        # caching it would skip this check until nova-compute restarts.
-        key = (virt_type, arch, machine)
-        if key not in self._models:
-            try:
-                root = xmlcpu.parse_xml(
-                    self._host.get_connection().getDomainCapabilities(
-                        None, arch, machine, virt_type, 0))
-            except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
-                LOG.warning('Cannot list the CPU models of the hypervisor '
-                            '(%s, %s, %s): %s', virt_type, arch, machine, e)
-                return None
-            self._models[key] = frozenset(xmlcpu.usable_models(root))
-        return self._models[key]
+        # A failure is not cached: it may be a passing libvirtd restart;
+        # compareHypervisorCPU, next, then answers or fails itself.
+        try:
+            return self._domcaps.models(virt_type, arch, machine)
+        except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
+            LOG.warning('Cannot list the CPU models of the hypervisor '
+                        '(%s, %s, %s): %s', virt_type, arch, machine, e)
+            return None
 
     # Records and reports
 
-    def record_running_cpu(self, instance, save=False):
+    def guest_started(self, instance, save=False):
         """Note in system_metadata the CPU the guest now runs.
 
         Reads the migratable ``<cpu>`` of the running domain, which is what
@@ -312,10 +355,10 @@ class CPUGuard(object):
         if cpu is not None and (cpu.mode != xmlcpu.CUSTOM or not cpu.model):
             cpu = None
         if (write_record(instance.system_metadata, cpu, machine,
-                         self._host.get_hostname()) and save):
+                         self.hostname) and save):
             instance.save()
 
-    def publish_host_model(self, resources):
+    def update_available_resource(self, resources):
         """Add this hypervisor's host-model CPU to nova's cpu_info."""
         host_model = self._get_host_model()
         if host_model is None:
@@ -326,29 +369,34 @@ class CPUGuard(object):
         resources['cpu_info'] = jsonutils.dumps(info)
 
     def _get_host_model(self):
-        # Cached: like nova's domain capabilities, it changes only with
-        # libvirt or QEMU, whose upgrade needs a nova-compute restart. A
-        # failure to read it is not cached: the next periodic update
-        # tries again.
-        if self._host_model is None:
-            try:
-                self._host_model = self._read_host_model() or False
-            except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
-                LOG.warning('Cannot read the host-model CPU: %s', e)
-                return None
-        return self._host_model or None
-
-    def _read_host_model(self):
+        # Read again only when libvirt or QEMU changed (see .hypervisor);
+        # a failure is not kept: the next periodic update tries again.
         virt_type = self._conf.libvirt.virt_type
-        conn = self._host.get_connection()
-        arch = self._host.get_capabilities().host.cpu.arch
-        host_model = xmlcpu.host_model(xmlcpu.parse_xml(
-            conn.getDomainCapabilities(None, arch, None, virt_type, 0)))
+        try:
+            arch = self._host.get_capabilities().host.cpu.arch
+            root = self._domcaps.get(virt_type, arch)
+            if root is not self._host_model[0]:
+                found = self._read_host_model(root, virt_type, arch)
+                if found is _NOT_NOW:
+                    return None
+                self._host_model = (root, found)
+        except (compare.libvirt_error(), xmlcpu.CPUDefError) as e:
+            LOG.warning('Cannot read the host-model CPU: %s', e)
+            return None
+        return self._host_model[1]
+
+    def _read_host_model(self, root, virt_type, arch):
+        host_model = xmlcpu.host_model(root)
         if host_model is None:
             return None
         # Never publish a reference that this very hypervisor refuses: other
         # hosts would then refuse guests that run here.
-        verdict = compare.compare(conn, host_model, virt_type, arch)
+        verdict = compare.compare(self._host.get_connection(), host_model,
+                                  virt_type, arch)
+        if verdict.failed:
+            LOG.warning('Cannot check the host-model CPU %s now: %s',
+                        host_model.model, verdict.detail)
+            return _NOT_NOW
         if not verdict.compatible:
             LOG.warning('Not publishing the host-model CPU %s: this '
                         'hypervisor itself refuses it (%s).',

@@ -37,6 +37,7 @@ import json
 import os
 import sys
 import threading
+import urllib.parse
 
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import xmlcpu
@@ -113,6 +114,7 @@ def open_connection(uri):
         # The embedded driver logs its start-up chatter (and benign errors
         # of its own probing) to stderr; API errors still reach us.
         os.environ.setdefault('LIBVIRT_LOG_OUTPUTS', '1:file:/dev/null')
+        prepare_embed_root(uri)
     libvirt = compare.libvirt_module()
     # libvirt prints every error to stderr by default; we report them.
     libvirt.registerErrorHandler(lambda ctxt, err: None, None)
@@ -123,7 +125,28 @@ def open_connection(uri):
             return _EMBEDDED[uri]
         return libvirt.open(uri)
     except libvirt.libvirtError as e:
-        raise input_error(uri, 'cannot connect: %s' % _one_line(e))
+        raise input_error(uri, 'cannot connect: %s' % compare.first_line(e))
+
+
+#: An embedded root's qemu.conf when we run as root: QEMU then runs as
+#: root too. Without it, libvirt runs QEMU as its own user (Debian:
+#: libvirt-qemu); where that user cannot open /dev/kvm, libvirt finds its
+#: capabilities cache stale and starts QEMU again at every call (seconds
+#: each; doc/source/cpu.rst).
+EMBED_QEMU_CONF = 'user = "root"\ngroup = "root"\n'
+
+
+def prepare_embed_root(uri):
+    """Give a ``qemu:///embed?root=DIR`` root a qemu.conf, if it has none."""
+    root = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get(
+        'root', [None])[0]
+    if not root or os.geteuid() != 0:
+        return
+    conf = os.path.join(root, 'etc', 'qemu.conf')
+    if not os.path.exists(conf):
+        os.makedirs(os.path.dirname(conf), exist_ok=True)
+        with open(conf, 'w') as f:
+            f.write(EMBED_QEMU_CONF)
 
 
 def default_virt_type(caps_root, arch):
@@ -148,7 +171,7 @@ def read_uri(uri, virt_type=None):
             None, arch, None, virt_type, 0))
         name = conn.getHostname()
     except (libvirt.libvirtError, xmlcpu.CPUDefError) as e:
-        raise input_error(uri, _one_line(e))
+        raise input_error(uri, compare.first_line(e))
     cpu = xmlcpu.host_model(domcaps)
     if cpu is None:
         raise input_error(uri, 'libvirt offers no host-model CPU for %s '
@@ -263,8 +286,3 @@ def _from_hypervisor(entry, where):
         raise _JSONInputError(where, 'hypervisor %s: unusable cpu_info: %s'
                               % (name or '?', e))
     return HostCPU(name=name, source=where, cpu=cpu)
-
-
-def _one_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -26,8 +26,8 @@ and must start quickly.
 import dataclasses
 import functools
 import re
-from xml.sax import saxutils
 
+from lxml import builder
 from lxml import etree
 
 REQUIRE = 'require'
@@ -56,6 +56,31 @@ class CPUDefError(ValueError):
     """A CPU definition we cannot read; the text says what is wrong."""
 
 
+#: What libvirt's CPU maps name models and features with (x86
+#: ``sse4.2``, ``tsc_adjust``; s390x ``z14.2-base``; arm ``cortex-a57``).
+#: Anything else is refused here, not sent to libvirt.
+_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\Z')
+
+
+def _checked_name(what, name):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise CPUDefError('invalid %s name %r' % (what, _short(name)))
+    return name
+
+
+def _optional_text(what, value):
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise CPUDefError('invalid %s %r' % (what, _short(value)))
+    return value
+
+
+def _short(value):
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + '...'
+
+
 @dataclasses.dataclass(frozen=True)
 class CPUDef:
     """A CPU as a model plus feature policies.
@@ -77,11 +102,14 @@ class CPUDef:
              mode=CUSTOM):
         feats = dict(features or {})
         for name, policy in feats.items():
+            _checked_name('feature', name)
             if policy not in POLICIES:
                 raise CPUDefError('feature %s has unknown policy %r'
-                                  % (name, policy))
-        return cls(model=model or None, features=tuple(sorted(feats.items())),
-                   vendor=vendor or None, arch=arch or None, mode=mode)
+                                  % (name, _short(policy)))
+        return cls(model=_checked_name('CPU model', model) if model else None,
+                   features=tuple(sorted(feats.items())),
+                   vendor=_optional_text('vendor', vendor),
+                   arch=_optional_text('arch', arch), mode=mode)
 
     def names(self, *policies):
         return frozenset(n for n, p in self.features if p in policies)
@@ -121,6 +149,8 @@ def from_element(elem):
         mode = HOST_MODEL
     else:
         mode = elem.get('mode') or CUSTOM
+        if mode not in (CUSTOM, HOST_MODEL) + PASSTHROUGH_MODES:
+            raise CPUDefError('unknown CPU mode %r' % _short(mode))
     model = elem.findtext('model')
     features = {}
     for feat in elem.iterfind('feature'):
@@ -133,13 +163,30 @@ def from_element(elem):
                        arch=(elem.findtext('arch') or '').strip(), mode=mode)
 
 
+#: Never resolve an entity, never fetch anything: the XML comes from files
+#: the baseline tool is given and from libvirt, and libvirt writes no DTD.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True,
+                          load_dtd=False, huge_tree=False)
+
+
 def parse_xml(text):
-    """Parse XML text; :class:`CPUDefError` with lxml's reason if broken."""
+    """Parse XML text; :class:`CPUDefError` with lxml's reason if broken.
+
+    A document with a DTD is refused: libvirt never writes one, and its
+    entities are what XXE and "billion laughs" payloads are made of.
+    """
     try:
-        return etree.fromstring(text.encode() if isinstance(text, str)
-                                else text)
-    except etree.XMLSyntaxError as e:
+        root = etree.fromstring(
+            text.encode() if isinstance(text, str) else text, _PARSER)
+    except (etree.XMLSyntaxError, ValueError) as e:
         raise CPUDefError('malformed XML: %s' % e)
+    if root is None:
+        raise CPUDefError('malformed XML: no document element')
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise CPUDefError('XML with a DTD (<!DOCTYPE ...>) is not accepted')
+    if not isinstance(root.tag, str):
+        raise CPUDefError('malformed XML: no document element')
+    return root
 
 
 def domain_cpu(domain_xml):
@@ -147,6 +194,14 @@ def domain_cpu(domain_xml):
     root = parse_xml(domain_xml)
     elem = root.find('cpu')
     return from_element(elem) if elem is not None else None
+
+
+def cpu_from_xml(cpu_xml):
+    """A bare ``<cpu>`` document (what libvirt's baseline returns)."""
+    root = parse_xml(cpu_xml)
+    if root.tag != 'cpu':
+        raise CPUDefError('<%s> is not a <cpu>' % root.tag)
+    return from_element(root)
 
 
 def host_model(domcaps_root):
@@ -172,9 +227,13 @@ def usable_models(domcaps_root):
     """
     models = {}
     for elem in domcaps_root.iterfind("cpu/mode[@name='custom']/model"):
-        usable = elem.get('usable')
-        models[elem.text.strip()] = {'yes': True, 'no': False}.get(usable)
+        name = (elem.text or '').strip()
+        if name:
+            models[name] = {'yes': True, 'no': False}.get(elem.get('usable'))
     return models
+
+
+_E = builder.ElementMaker()
 
 
 def to_guest_xml(cpu, with_vendor=False):
@@ -187,27 +246,33 @@ def to_guest_xml(cpu, with_vendor=False):
     never let libvirt substitute another model. No ``<vendor>`` unless
     asked: the model implies its vendor, and a vendor element makes libvirt
     refuse a guest that the host runs (nova's false negative on TCG hosts,
-    see DESIGN.md).
+    see doc/source/cpu.rst).
     """
     if not cpu.model:
         raise CPUDefError('a CPU in %s mode has no model to compare'
                           % cpu.mode)
-    parts = ["<cpu mode='custom' match='exact'>",
-             "<model fallback='forbid'>%s</model>" % saxutils.escape(
-                 cpu.model)]
-    if with_vendor and cpu.vendor:
-        parts.append('<vendor>%s</vendor>' % saxutils.escape(cpu.vendor))
-    for name, policy in cpu.features:
-        parts.append(_feature_xml(name, policy))
-    parts.append('</cpu>')
-    return ''.join(parts)
+    return _build(lambda: _E.cpu(
+        _E.model(cpu.model, fallback='forbid'),
+        *([_E.vendor(cpu.vendor)] if with_vendor and cpu.vendor else []),
+        *[_E.feature(policy=policy, name=name)
+          for name, policy in cpu.features],
+        mode='custom', match='exact'))
 
 
-@functools.lru_cache(maxsize=4096)
-def _feature_xml(name, policy):
-    # A few hundred distinct features make up thousands of CPUs.
-    return '<feature policy=%s name=%s/>' % (saxutils.quoteattr(policy),
-                                             saxutils.quoteattr(name))
+def to_host_xml(model, arch, vendor=None, features=()):
+    """A host CPU ``<cpu>`` (no mode): a model and features it has."""
+    return _build(lambda: _E.cpu(
+        _E.arch(arch), _E.model(model),
+        *([_E.vendor(vendor)] if vendor else []),
+        *[_E.feature(name=name) for name in features]))
+
+
+def _build(make):
+    try:
+        return etree.tostring(make(), encoding='unicode')
+    except ValueError as e:
+        # lxml refuses text that XML cannot hold (control characters, NUL).
+        raise CPUDefError('cannot write the CPU as XML: %s' % e)
 
 
 def encode(cpu):
@@ -237,11 +302,16 @@ def from_cpu_info(info):
     """The host CPU in nova's ``cpu_info`` (a dict): model + its features."""
     if not isinstance(info, dict) or not info.get('model'):
         raise CPUDefError('cpu_info has no CPU model')
-    feats = info.get('features') or []
-    if not isinstance(feats, (list, tuple, set, frozenset)):
-        raise CPUDefError('cpu_info features is not a list')
-    return CPUDef.make(info['model'], {f: REQUIRE for f in feats},
+    return CPUDef.make(info['model'],
+                       {f: REQUIRE for f in _name_list(info, 'features')},
                        vendor=info.get('vendor'), arch=info.get('arch'))
+
+
+def _name_list(data, key):
+    names = data.get(key) or []
+    if not isinstance(names, (list, tuple)):
+        raise CPUDefError('%s is not a list' % key)
+    return [_checked_name('feature', n) for n in names]
 
 
 #: The key under which our driver publishes the host-model CPU in cpu_info.
@@ -263,8 +333,8 @@ def host_model_from_info(info, arch=None):
         return None
     if not isinstance(data, dict) or not data.get('model'):
         raise CPUDefError('%s has no CPU model' % CPU_INFO_HOST_MODEL_KEY)
-    features = {f: REQUIRE for f in data.get('features') or []}
-    features.update({f: DISABLE for f in data.get('disabled') or []})
+    features = {f: REQUIRE for f in _name_list(data, 'features')}
+    features.update({f: DISABLE for f in _name_list(data, 'disabled')})
     return CPUDef.make(data['model'], features, vendor=data.get('vendor'),
                        arch=arch or info.get('arch'), mode=HOST_MODEL)
 

@@ -21,6 +21,7 @@ import os
 from nova import conf as nova_conf
 from nova import context as nova_context
 from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
 
 from xloud_harness import fake_cpu
 
@@ -44,8 +45,20 @@ class CPUTestBase(fake_cpu.FakeCPUHostsMixin, base.XloudMigrationTestBase):
 
     def _setup_compute_service(self):
         super()._setup_compute_service()
+        # As the guide advises to rely on the Xloud check alone (nova's own
+        # refuses guests these hosts run); DefaultsTest keeps nova's.
+        self.flags(skip_cpu_compare_on_dest=True,
+                   skip_cpu_compare_at_startup=True, group='workarounds')
         if self.LIBVIRT_FLAGS:
             self.flags(group='libvirt', **self.LIBVIRT_FLAGS)
+
+    def clear_record(self, server):
+        ctxt = nova_context.get_admin_context()
+        instance = objects.Instance.get_by_uuid(
+            ctxt, server['id'], expected_attrs=['system_metadata'])
+        guard.write_record(instance.system_metadata, None, None, '')
+        instance.save()
+        self.assertIsNone(self.recorded_cpu(server))
 
     def recorded_cpu(self, server):
         ctxt = nova_context.get_admin_context()
@@ -166,6 +179,58 @@ class IdenticalHostsTest(CPUTestBase):
         details = ' '.join(e.get('details') or '' for e in events)
         self.assertIn("CPU doesn't have compatibility", details)
         self.assertNotIn(CODE, details)
+
+
+class DefaultsTest(CPUTestBase):
+    """nova's own comparison is left on when the operator leaves it on."""
+
+    CPUS = {'src': fake_cpu.SKYLAKE, 'dest': fake_cpu.SKYLAKE}
+
+    def _setup_compute_service(self):
+        super()._setup_compute_service()
+        self.flags(skip_cpu_compare_on_dest=False,
+                   skip_cpu_compare_at_startup=False, group='workarounds')
+
+    def test_both_checks_run_and_nova_options_stay(self):
+        server = self.boot('src')
+        migration = self.live_migrate(server, host='dest')
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assertFalse(CONF.workarounds.skip_cpu_compare_on_dest)
+        self.assertFalse(CONF.workarounds.skip_cpu_compare_at_startup)
+        # Ours (with virt type) and nova's (without) both compared.
+        virt_types = [call[3] for call in self.compares_on('dest')]
+        self.assertIn('kvm', virt_types)
+        self.assertIn(None, virt_types)
+
+
+class GuestStartedTest(CPUTestBase):
+    """Every way a guest starts records the CPU it runs."""
+
+    CPUS = {'src': fake_cpu.SKYLAKE, 'dest': fake_cpu.SKYLAKE}
+
+    def test_power_on_records_the_running_cpu(self):
+        server = self.boot('src')
+        server = self._stop_server(server)
+        self.clear_record(server)
+        self._start_server(server)
+        cpu, _machine, host = self.recorded_cpu(server)
+        self.assertEqual(('Skylake-Client', 'src'), (cpu.model, host))
+
+    def test_resume_state_on_host_boot_records_the_running_cpu(self):
+        server = self.boot('src')
+        self.clear_record(server)
+        # The host rebooted: the guest is gone, nova-compute restarts and
+        # starts it again.
+        conn = self.connection('src')
+        for dom in list(conn._vms.values()):
+            dom._state = fakelibvirt.VIR_DOMAIN_SHUTOFF
+        self.flags(resume_guests_state_on_host_boot=True)
+        self.restart_compute_service('src')
+        cpu, _machine, host = self.recorded_cpu(server)
+        self.assertEqual(('Skylake-Client', 'src'), (cpu.model, host))
+        self.assertEqual(
+            fakelibvirt.VIR_DOMAIN_RUNNING,
+            list(self.connection('src')._vms.values())[0]._state)
 
 
 class IntelModelOnAMDHostsTest(CPUTestBase):

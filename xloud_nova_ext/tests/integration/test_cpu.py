@@ -109,14 +109,15 @@ class CPUCheckTest(base.IntegrationTestCase):
                                     system_metadata={})
         # What our driver does after every start: record the real CPU.
         guard.CPUGuard(real_host.LibvirtHost(
-            self.open(host))).record_running_cpu(instance)
+            self.open(host))).guest_started(instance)
         return dom, instance
 
     def our_verdict(self, instance, dest):
         """None if our pre-check on ``dest`` accepts, else its refusal."""
         checker = guard.CPUGuard(real_host.LibvirtHost(self.open(dest)))
         try:
-            checker.check_destination(instance, {'cpu_info': '{}'})
+            checker.check_can_live_migrate_destination(
+                instance, {'cpu_info': '{}'})
         except exception.CPUIncompatible as e:
             return e
         return None
@@ -209,9 +210,9 @@ class CPUCheckTest(base.IntegrationTestCase):
                     group='libvirt')
         on_a = guard.CPUGuard(real_host.LibvirtHost(self.open(self.a)))
         on_b = guard.CPUGuard(real_host.LibvirtHost(self.open(self.b)))
-        on_a.check_configured_models()
+        on_a.init_host(self.a.name)
         e = self.assertRaises(exception.CPUModelsUnusable,
-                              on_b.check_configured_models)
+                              on_b.init_host, self.b.name)
         self.assertIn('Nehalem: missing sse4.2, popcnt', str(e))
         self.assertNotIn('Penryn:', str(e))
 

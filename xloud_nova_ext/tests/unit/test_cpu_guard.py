@@ -12,11 +12,13 @@
 
 """CPUGuard: which CPU is checked, records, start-up check, cpu_info."""
 
+import os
 from unittest import mock
 
 import fixtures
 
 from nova import conf as nova_conf
+from nova import exception as nova_exception
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from oslo_config import fixture as config_fixture
@@ -95,11 +97,16 @@ class GuardTestCase(test_cpu_compare.FakeLibvirtTestCase):
     def setUp(self):
         super().setUp()
         self.conf = self.useFixture(config_fixture.Config(CONF))
-        self.host = FakeHost(self.connection(fake_cpu.SKYLAKE), 'dest')
+        # "This host" is nova's [DEFAULT] host, not libvirt's hostname.
+        self.conf.config(host='dest')
+        self.host = FakeHost(self.connection(fake_cpu.SKYLAKE), 'dest.libvirt')
         self.guard = guard.CPUGuard(self.host)
 
     def recorded(self, inst):
         return guard.read_record(inst.system_metadata)
+
+    def check_dest(self, inst, info):
+        return self.guard.check_can_live_migrate_destination(inst, info)
 
 
 class RecordTest(GuardTestCase):
@@ -143,9 +150,10 @@ class RecordTest(GuardTestCase):
             "<cpu mode='host-model'><feature policy='require' name='pcid'/>"
             "</cpu><devices/></domain>" % uuids.instance,
             0)
-        self.host.guest_xml = dom.XMLDesc(compare.VIR_DOMAIN_XML_MIGRATABLE)
+        self.host.guest_xml = dom.XMLDesc(
+            fakelibvirt.VIR_DOMAIN_XML_MIGRATABLE)
         inst = instance()
-        self.guard.record_running_cpu(inst)
+        self.guard.guest_started(inst)
         cpu, machine, host = self.recorded(inst)
         self.assertEqual(SKYLAKE_HM.merged({'pcid': 'require'}).replace(
             mode='custom', vendor=None, arch=None), cpu)
@@ -156,11 +164,11 @@ class RecordTest(GuardTestCase):
                                  'xloud_cpu_1': '1;M;'})
         self.host.guest_xml = ("<domain><os><type machine='pc'>hvm</type>"
                                "</os><cpu mode='host-passthrough'/></domain>")
-        self.guard.record_running_cpu(inst)
+        self.guard.guest_started(inst)
         self.assertIsNone(self.recorded(inst))
         guard.write_record(inst.system_metadata, SKYLAKE_HM, None, 'h')
         self.host.guest_xml = RuntimeError('libvirt went away')
-        self.guard.record_running_cpu(inst)
+        self.guard.guest_started(inst)
         self.assertIsNone(self.recorded(inst))
         self.assertIn('libvirt went away', self.logger.output)
 
@@ -170,12 +178,12 @@ class RecordTest(GuardTestCase):
                                "</os>%s</domain>" % xmlcpu.to_guest_xml(
                                    SKYLAKE_HM))
         with mock.patch.object(inst, 'save') as save:
-            self.guard.record_running_cpu(inst)
+            self.guard.guest_started(inst)
             save.assert_not_called()
             guard.write_record(inst.system_metadata, None, None, 'h')
-            self.guard.record_running_cpu(inst, save=True)
+            self.guard.guest_started(inst, save=True)
             save.assert_called_once_with()
-            self.guard.record_running_cpu(inst, save=True)
+            self.guard.guest_started(inst, save=True)
             save.assert_called_once_with()
 
     def setUp(self):
@@ -220,7 +228,9 @@ class GuestCPUTest(GuardTestCase):
 
     def test_unreadable_source_cpu_info_is_a_refusal(self):
         for info in ('{"model": "X", "features": "vmx"}', 'not json',
-                     '{"model": "X", "xloud_host_model": {"vendor": "A"}}'):
+                     '{"model": "X", "xloud_host_model": {"vendor": "A"}}',
+                     '[1, 2]', '{"model": "X", "features": [1, {}]}',
+                     '{"model": "X Y"}', '{"model": ["X"]}'):
             e = self.assertRaises(exception.CPUDefinitionInvalid,
                                   guard.guest_cpu, instance(),
                                   {'cpu_info': info})
@@ -239,7 +249,7 @@ class CheckDestinationTest(GuardTestCase):
     def test_incompatible_guest_is_refused_with_cause_and_fix(self):
         inst = instance(vcpu_model('host-model'))
         e = self.assertRaises(exception.CPUIncompatible,
-                              self.guard.check_destination, inst, cpu_info())
+                              self.check_dest, inst, cpu_info())
         text = str(e)
         self.assertTrue(text.startswith(
             '[xloud.cpu.incompatible] Host dest cannot run guest CPU '
@@ -256,26 +266,26 @@ class CheckDestinationTest(GuardTestCase):
 
     def test_compatible_guest_passes(self):
         inst = instance(vcpu_model('custom', 'Skylake-Client'))
-        self.guard.check_destination(inst, cpu_info())
+        self.check_dest(inst, cpu_info())
 
     def test_recorded_machine_type_is_passed(self):
         inst = instance()
         guard.write_record(inst.system_metadata, SKYLAKE_HM, 'pc-q35-7.2',
                            'h0')
-        self.guard.check_destination(inst, cpu_info())
+        self.check_dest(inst, cpu_info())
         self.assertEqual('pc-q35-7.2', self.host.conn.cpu_compare_calls[-1][2])
 
     def test_image_machine_type_when_nothing_recorded(self):
         inst = instance(vcpu_model('custom', 'Nehalem'),
                         sysmeta={'image_hw_machine_type': 'q35'})
-        self.guard.check_destination(inst, cpu_info())
+        self.check_dest(inst, cpu_info())
         self.assertEqual('q35', self.host.conn.cpu_compare_calls[-1][2])
 
     def test_model_this_qemu_lacks_is_refused_though_compare_accepts(self):
         self.host.conn.hidden_models = {'Nehalem'}
         inst = instance(vcpu_model('custom', 'Nehalem'))
         e = self.assertRaises(exception.CPUIncompatible,
-                              self.guard.check_destination, inst, cpu_info())
+                              self.check_dest, inst, cpu_info())
         self.assertIn('Host dest cannot run guest CPU Nehalem: its '
                       'hypervisor does not support CPU model Nehalem.',
                       str(e))
@@ -283,7 +293,7 @@ class CheckDestinationTest(GuardTestCase):
 
     def test_model_list_is_read_once(self):
         for model in ('Nehalem', 'Westmere', 'Nehalem'):
-            self.guard.check_destination(
+            self.check_dest(
                 instance(vcpu_model('custom', model)), cpu_info())
         self.assertEqual(1, self.host.conn.domcaps_calls)
         self.assertEqual(3, len(self.host.conn.cpu_compare_calls))
@@ -297,21 +307,150 @@ class CheckDestinationTest(GuardTestCase):
                 side_effect=fakelibvirt.make_libvirtError(
                     fakelibvirt.libvirtError, 'Cannot recv data',
                     error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)):
-            self.guard.check_destination(inst, cpu_info())
+            self.check_dest(inst, cpu_info())
         self.assertRaises(exception.CPUIncompatible,
-                          self.guard.check_destination, inst, cpu_info())
+                          self.check_dest, inst, cpu_info())
 
     def test_off(self):
         self.conf.config(cpu_precheck=False, group='xloud')
-        self.guard.check_destination(instance(), cpu_info())
+        self.check_dest(instance(), cpu_info())
         self.assertEqual([], self.host.conn.cpu_compare_calls)
 
     def test_unsupported_compare_lets_through_and_warns_once(self):
         logger = self.useFixture(fixtures.FakeLogger())
         self.host.conn.compare_unsupported = True
         for _ in range(3):
-            self.guard.check_destination(instance(), cpu_info())
+            self.check_dest(instance(), cpu_info())
         self.assertEqual(1, logger.output.count('cannot compare CPUs'))
+
+    def test_cannot_compare_answers_of_other_archs_let_through(self):
+        # libvirt 9-11 on aarch64/ppc64le (and s390x without QEMU's
+        # comparison) answer OPERATION_UNSUPPORTED; some drivers refuse
+        # our flags with ARGUMENT_UNSUPPORTED: no verdict on the guest.
+        self.useFixture(fixtures.FakeLogger())
+        for code, text in (
+                (fakelibvirt.VIR_ERR_OPERATION_UNSUPPORTED,
+                 'Operation not supported: comparing with the hypervisor '
+                 'CPU is not supported for arch aarch64'),
+                (compare.VIR_ERR_ARGUMENT_UNSUPPORTED,
+                 'argument unsupported: flags')):
+            self.host.conn.compare_error = fake_cpu.error(text, code)
+            self.check_dest(
+                instance(vcpu_model('custom', 'Nehalem')), cpu_info())
+
+    def test_transient_libvirt_error_is_could_not_check(self):
+        self.host.conn.compare_error = fake_cpu.error(
+            'Cannot recv data: Connection reset by peer',
+            fakelibvirt.VIR_ERR_SYSTEM_ERROR)
+        e = self.assertRaises(
+            exception.CPUCheckFailed,
+            self.check_dest,
+            instance(vcpu_model('custom', 'Nehalem')), cpu_info())
+        self.assertTrue(str(e).startswith(
+            '[xloud.cpu.check_failed] Host dest could not check the guest '
+            'CPU: Cannot recv data: Connection reset by peer.'), str(e))
+        self.assertIn('check libvirtd', str(e))
+
+    def test_safeguards_own_failure_is_could_not_check(self):
+        self.host.conn.compare_error = RuntimeError('a bug of ours')
+        e = self.assertRaises(
+            exception.CPUCheckFailed,
+            self.check_dest,
+            instance(vcpu_model('custom', 'Nehalem')), cpu_info())
+        self.assertIn('RuntimeError: a bug of ours', str(e))
+
+    def test_unsupported_machine_type_is_a_refusal(self):
+        self.host.conn.compare_error = fake_cpu.error(
+            "invalid argument: the machine 'pc-q35-9.2' is not supported by "
+            "emulator '/usr/bin/qemu-system-x86_64'",
+            fakelibvirt.VIR_ERR_INVALID_ARG)
+        e = self.assertRaises(
+            exception.CPUIncompatible,
+            self.check_dest,
+            instance(vcpu_model('custom', 'Nehalem')), cpu_info())
+        self.assertIn("the machine 'pc-q35-9.2' is not supported", str(e))
+
+    def test_long_gap_keeps_cause_and_fix_in_what_nova_keeps(self):
+        # A Skylake guest on a Nehalem host lacks 25 features here (26 on
+        # real libvirt): spelled out, the fix would fall past the 255
+        # characters nova keeps of a fault.
+        self.host.conn.cpu = fake_cpu.NEHALEM_HOST
+        e = self.assertRaises(
+            exception.CPUIncompatible,
+            self.check_dest,
+            instance(vcpu_model('custom', 'Skylake-Client')), cpu_info())
+        self.assertGreater(len(fake_cpu.MODELS['Skylake-Client'][1] -
+                               fake_cpu.MODELS['Nehalem'][1]), 20)
+        kept = str(nova_exception.MigrationPreCheckError(reason=str(e)))[:255]
+        self.assertIn('Host dest cannot run guest CPU Skylake-Client: '
+                      'missing ', kept)
+        self.assertIn(' more.', kept)
+        self.assertTrue(kept.endswith('Fix: ' + e.fix), kept)
+
+    def test_other_virt_types_are_not_compared(self):
+        self.conf.config(virt_type='parallels', group='libvirt')
+        self.check_dest(
+            instance(vcpu_model('custom', 'Cascadelake-Server')), cpu_info())
+        self.assertEqual([], self.host.conn.cpu_compare_calls)
+
+
+class CacheTest(GuardTestCase):
+    """The model list follows a libvirt or QEMU upgrade, without restart."""
+
+    def setUp(self):
+        super().setUp()
+        self.qemu = self.useFixture(fixtures.TempDir()).join('qemu-system')
+        with open(self.qemu, 'w') as f:
+            f.write('QEMU 7.2')
+        self.host.conn.emulator = self.qemu
+        self.inst = instance(vcpu_model('custom', 'Nehalem'))
+
+    def check(self):
+        self.check_dest(self.inst, cpu_info())
+
+    def test_kept_while_nothing_changes(self):
+        for _ in range(3):
+            self.check()
+        self.assertEqual(1, self.host.conn.domcaps_calls)
+
+    def test_qemu_upgrade_is_seen(self):
+        self.check()
+        # The new QEMU lacks the model: refused without a restart.
+        self.host.conn.hidden_models = {'Nehalem'}
+        self.check()
+        with open(self.qemu + '.new', 'w') as f:
+            f.write('QEMU 9.2, bigger')
+        os.replace(self.qemu + '.new', self.qemu)
+        self.assertRaises(exception.CPUIncompatible, self.check)
+        self.assertEqual(2, self.host.conn.domcaps_calls)
+
+    def test_libvirt_upgrade_is_seen(self):
+        self.check()
+        self.host.conn.hidden_models = {'Nehalem'}
+        self.host.conn.fakeLibVersion += 1000
+        self.assertRaises(exception.CPUIncompatible, self.check)
+
+    def test_qemu_not_visible_falls_back_to_its_version(self):
+        # nova-compute in a container without the QEMU binary.
+        self.host.conn.emulator = '/nonexistent/qemu-system-x86_64'
+        self.check()
+        self.host.conn.hidden_models = {'Nehalem'}
+        self.check()
+        self.host.conn.fakeVersion += 1000
+        self.assertRaises(exception.CPUIncompatible, self.check)
+
+    def test_host_model_follows_an_upgrade(self):
+        resources = cpu_info(fake_cpu.SKYLAKE, host_model=False)
+        self.guard.update_available_resource(resources)
+        self.host.conn.cpu = fake_cpu.CASCADELAKE
+        self.guard.update_available_resource(resources)
+        self.assertEqual('Skylake-Client', xmlcpu.host_model_from_info(
+            jsonutils.loads(resources['cpu_info'])).model)
+        self.host.conn.fakeLibVersion += 1000
+        resources = cpu_info(fake_cpu.SKYLAKE, host_model=False)
+        self.guard.update_available_resource(resources)
+        self.assertEqual('Cascadelake-Server', xmlcpu.host_model_from_info(
+            jsonutils.loads(resources['cpu_info'])).model)
 
 
 class StartupTest(GuardTestCase):
@@ -326,7 +465,7 @@ class StartupTest(GuardTestCase):
                                 'Nehalem'],
                     cpu_model_extra_flags=['+vmx', '-pku'])
         e = self.assertRaises(exception.CPUModelsUnusable,
-                              self.guard.check_configured_models)
+                              self.guard.init_host, 'dest')
         self.assertIn('cpu_models Cascadelake-Server cannot run on host '
                       'dest: Cascadelake-Server: missing avx512bw', str(e))
         self.assertNotIn('pku', str(e))
@@ -340,7 +479,7 @@ class StartupTest(GuardTestCase):
         self.config(cpu_models=['Nehalem', 'Westmere'])
         self.host.conn.hidden_models = {'Westmere'}
         e = self.assertRaises(exception.CPUModelsUnusable,
-                              self.guard.check_configured_models)
+                              self.guard.init_host, 'dest')
         self.assertIn('cpu_models Westmere cannot run on host dest: '
                       'Westmere: its hypervisor does not support CPU model '
                       'Westmere.', str(e))
@@ -348,35 +487,49 @@ class StartupTest(GuardTestCase):
     def test_qemu_virt_type_is_checked_too(self):
         self.config(virt_type='qemu', cpu_models=['Cascadelake-Server'])
         self.assertRaises(exception.CPUModelsUnusable,
-                          self.guard.check_configured_models)
+                          self.guard.init_host, 'dest')
         self.assertEqual('qemu', self.host.conn.cpu_compare_calls[0][3])
 
     def test_not_custom_or_off_checks_nothing(self):
         self.config(cpu_mode='host-model', cpu_models=[])
-        self.guard.check_configured_models()
+        self.guard.init_host('dest')
         self.config(cpu_models=['Cascadelake-Server'])
         self.conf.config(validate_cpu_models_on_startup=False, group='xloud')
-        self.guard.check_configured_models()
+        self.guard.init_host('dest')
         self.assertEqual([], self.host.conn.cpu_compare_calls)
 
-    def test_nova_checks_are_superseded_only_while_ours_are_on(self):
-        self.guard.supersede_nova_checks()
-        self.assertTrue(CONF.workarounds.skip_cpu_compare_on_dest)
-        self.assertTrue(CONF.workarounds.skip_cpu_compare_at_startup)
+    def test_novas_own_checks_are_left_as_the_operator_set_them(self):
+        logger = self.useFixture(fixtures.FakeLogger())
+        self.config(cpu_mode='host-model', cpu_models=[])
+        for skip in (False, True):
+            self.conf.config(skip_cpu_compare_on_dest=skip,
+                             skip_cpu_compare_at_startup=skip,
+                             group='workarounds')
+            self.guard.init_host('dest')
+            self.assertIs(skip, CONF.workarounds.skip_cpu_compare_on_dest)
+            self.assertIs(skip, CONF.workarounds.skip_cpu_compare_at_startup)
+        # Said once per start while both checks run, with the way out.
+        self.assertEqual(1, logger.output.count(
+            'set [workarounds] skip_cpu_compare_on_dest = True'))
+        self.assertEqual(1, logger.output.count(
+            'set [workarounds] skip_cpu_compare_at_startup = True'))
 
-    def test_nova_checks_stay_when_ours_are_off(self):
-        self.conf.config(cpu_precheck=False,
-                         validate_cpu_models_on_startup=False, group='xloud')
-        self.guard.supersede_nova_checks()
-        self.assertFalse(CONF.workarounds.skip_cpu_compare_on_dest)
-        self.assertFalse(CONF.workarounds.skip_cpu_compare_at_startup)
+    def test_libvirt_failure_is_not_an_unusable_model(self):
+        logger = self.useFixture(fixtures.FakeLogger())
+        self.config(cpu_models=['Nehalem'])
+        self.host.conn.compare_error = fake_cpu.error(
+            'Cannot recv data: Connection reset by peer',
+            fakelibvirt.VIR_ERR_SYSTEM_ERROR)
+        self.guard.init_host('dest')
+        self.assertIn('Cannot check [libvirt] cpu_models Nehalem now',
+                      logger.output)
 
 
 class PublishTest(GuardTestCase):
 
     def test_host_model_is_added_to_cpu_info(self):
         resources = cpu_info(fake_cpu.SKYLAKE, host_model=False)
-        self.guard.publish_host_model(resources)
+        self.guard.update_available_resource(resources)
         info = jsonutils.loads(resources['cpu_info'])
         self.assertEqual('Skylake-Client', info['model'])
         self.assertEqual(SKYLAKE_HM, xmlcpu.host_model_from_info(info))
@@ -388,10 +541,10 @@ class PublishTest(GuardTestCase):
                     fakelibvirt.libvirtError, 'Cannot recv data',
                     error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)):
             resources = cpu_info(fake_cpu.SKYLAKE, host_model=False)
-            self.guard.publish_host_model(resources)
+            self.guard.update_available_resource(resources)
         self.assertNotIn(xmlcpu.CPU_INFO_HOST_MODEL_KEY,
                          jsonutils.loads(resources['cpu_info']))
-        self.guard.publish_host_model(resources)
+        self.guard.update_available_resource(resources)
         self.assertEqual(SKYLAKE_HM, xmlcpu.host_model_from_info(
             jsonutils.loads(resources['cpu_info'])))
 
@@ -402,7 +555,7 @@ class PublishTest(GuardTestCase):
         with mock.patch.object(fake_cpu.FakeCPU, 'host_model',
                                return_value=fake_cpu.CASCADELAKE.host_model()):
             resources = cpu_info(fake_cpu.SKYLAKE, host_model=False)
-            self.guard.publish_host_model(resources)
+            self.guard.update_available_resource(resources)
         info = jsonutils.loads(resources['cpu_info'])
         self.assertNotIn(xmlcpu.CPU_INFO_HOST_MODEL_KEY, info)
         self.assertIn('Not publishing the host-model CPU', logger.output)

@@ -142,10 +142,26 @@ class GuestXMLTest(testtools.TestCase):
                                   with_vendor=True)
         self.assertIn('<vendor>AMD</vendor>', xml)
 
-    def test_names_are_escaped(self):
-        cpu = xmlcpu.CPUDef.make("a<b", {"x'y": 'require'})
+    def test_names_outside_libvirts_alphabet_are_refused(self):
+        for model, feature in (("a<b", 'x'), ('a', "x'y"), ('', 'x y'),
+                               ('a\x00', 'x'), ('a', 'x' * 65)):
+            self.assertRaises(xmlcpu.CPUDefError, xmlcpu.CPUDef.make,
+                              model, {feature: 'require'})
+        cpu = xmlcpu.CPUDef.make('z14.2-base', {'sse4.2': 'require',
+                                                'tsc_adjust': 'disable'})
         self.assertEqual(cpu, xmlcpu.from_element(
             xmlcpu.parse_xml(xmlcpu.to_guest_xml(cpu))))
+
+    def test_entities_are_never_resolved(self):
+        for payload in (
+                '<!DOCTYPE cpu [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                '<cpu><model>&x;</model></cpu>',
+                '<!DOCTYPE cpu [<!ENTITY a "aaaaaaaaaa"><!ENTITY b '
+                '"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><cpu><model>&b;</model>'
+                '</cpu>'):
+            e = self.assertRaises(xmlcpu.CPUDefError, xmlcpu.parse_xml,
+                                  payload)
+            self.assertIn('DTD', str(e))
 
     def test_no_model_no_xml(self):
         cpu = xmlcpu.CPUDef.make(None, mode=xmlcpu.HOST_PASSTHROUGH)

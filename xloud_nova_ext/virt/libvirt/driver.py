@@ -46,14 +46,13 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._vtpm = vtpm.VTPMGuard(self._host)
         self._disk = disk.DiskGuard(self._host)
         self._cpu = cpu.CPUGuard(self._host)
-        self._cpu.supersede_nova_checks()
 
     # Host.
 
     def init_host(self, host):
         super().init_host(host)
         self._disk.init_host(host)
-        self._cpu.check_configured_models()
+        self._cpu.init_host(host)
 
     def get_available_resource(self, nodename):
         # Periodic: drop disk reservations and pre-checked vTPM values of
@@ -61,7 +60,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._disk.prune()
         self._vtpm.purge()
         data = super().get_available_resource(nodename)
-        self._cpu.publish_host_model(data)
+        self._cpu.update_available_resource(data)
         return data
 
     # Starting a guest.
@@ -69,12 +68,12 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def spawn(self, context, instance, *args, **kwargs):
         super().spawn(context, instance, *args, **kwargs)
         self._vtpm.grant_service_user(context, instance)
-        self._cpu.record_running_cpu(instance)
+        self._cpu.guest_started(instance)
 
     def power_on(self, context, instance, *args, **kwargs):
         super().power_on(context, instance, *args, **kwargs)
         self._vtpm.grant_service_user(context, instance)
-        self._cpu.record_running_cpu(instance)
+        self._cpu.guest_started(instance)
 
     def reboot(self, context, instance, network_info, reboot_type,
                *args, **kwargs):
@@ -82,12 +81,12 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                        *args, **kwargs)
         if reboot_type == 'HARD':
             self._vtpm.grant_service_user(context, instance)
-        self._cpu.record_running_cpu(instance)
+        self._cpu.guest_started(instance)
 
     def resume_state_on_host_boot(self, context, instance, *args, **kwargs):
         super().resume_state_on_host_boot(context, instance, *args, **kwargs)
         # nova saves nothing after this hook: save the record ourselves.
-        self._cpu.record_running_cpu(instance, save=True)
+        self._cpu.guest_started(instance, save=True)
 
     # Live migration, destination.
 
@@ -95,7 +94,8 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def check_can_live_migrate_destination(self, context, instance,
                                            src_compute_info, *args,
                                            **kwargs):
-        self._cpu.check_destination(instance, src_compute_info)
+        self._cpu.check_can_live_migrate_destination(
+            instance, src_compute_info)
         disk_mb = self._disk.available_mb()
         with self._vtpm.destination_check(context, instance) as vtpm_check:
             data = vtpm_check.bind(super().check_can_live_migrate_destination(
@@ -179,12 +179,12 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         super().finish_migration(context, migration, instance,
                                  *args, **kwargs)
         self._vtpm.grant_service_user(context, instance)
-        self._cpu.record_running_cpu(instance)
+        self._cpu.guest_started(instance)
 
     def finish_revert_migration(self, context, instance, *args, **kwargs):
         self._vtpm.define_for_start(context, instance)
         super().finish_revert_migration(context, instance, *args, **kwargs)
-        self._cpu.record_running_cpu(instance)
+        self._cpu.guest_started(instance)
 
     def confirm_migration(self, context, migration, instance, network_info):
         super().confirm_migration(context, migration, instance, network_info)
