@@ -268,9 +268,11 @@ def _from_json(data):
 def _from_hypervisor(entry, where):
     if not isinstance(entry, dict):
         raise _JSONInputError(where, 'a hypervisor is not a JSON object')
-    name = str(entry.get('hypervisor_hostname') or
-               entry.get('Hypervisor Hostname') or
-               (entry.get('service') or {}).get('host', '') or '')
+    service = entry.get('service')
+    name = _host_name(entry.get('hypervisor_hostname') or
+                      entry.get('Hypervisor Hostname') or
+                      (service.get('host') if isinstance(service, dict)
+                       else None))
     info = entry.get('cpu_info')
     if info is None:
         raise _JSONInputError(where, (
@@ -286,3 +288,12 @@ def _from_hypervisor(entry, where):
         raise _JSONInputError(where, 'hypervisor %s: unusable cpu_info: %s'
                               % (name or '?', e))
     return HostCPU(name=name, source=where, cpu=cpu)
+
+
+def _host_name(value):
+    """A host name from JSON: printable text (quoted otherwise), or ''."""
+    if value is None or value == '':
+        return ''
+    if isinstance(value, str) and value.isprintable():
+        return value
+    return repr(value)
