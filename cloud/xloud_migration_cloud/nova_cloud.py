@@ -46,6 +46,7 @@ class NovaCloud(fake_cpu.FakeCPUHostsMixin,
     """The computes of ``config``; driven without a test runner."""
     # The production setting: nova loads nova.virt.xloud (our shim).
     COMPUTE_DRIVER = 'xloud.XloudLibvirtDriver'
+    LIBVIRT_MODULES = ('xloud_nova_ext.cpu.compare',)
     # Real keystonemiddleware: the API authenticates real keystone tokens.
     STUB_KEYSTONE = False
 

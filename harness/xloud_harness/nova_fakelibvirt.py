@@ -106,6 +106,10 @@ class MigrationTestBase(
     COMPUTES = ('src', 'dest')
     #: nova's ``compute_driver`` option for every compute.
     COMPUTE_DRIVER = 'libvirt.LibvirtDriver'
+    #: Modules of the driver that import libvirt as nova's do (a module
+    #: global ``libvirt``): they get fakelibvirt, as nova's fixture gives
+    #: nova's, so that they catch the errors fakelibvirt raises.
+    LIBVIRT_MODULES = ()
 
     def setUp(self):
         super().setUp()
@@ -128,6 +132,9 @@ class MigrationTestBase(
 
     def _setup_compute_service(self):
         self.flags(compute_driver=self.COMPUTE_DRIVER)
+        for module in self.LIBVIRT_MODULES:
+            self.useFixture(fixtures.MonkeyPatch(module + '.libvirt',
+                                                 fakelibvirt))
 
     def host_info(self, hostname):
         """The fakelibvirt HostInfo for ``hostname``; override to vary."""

@@ -18,8 +18,6 @@ what is fake; here every compute runs XloudLibvirtDriver, loaded as in
 production (``compute_driver = xloud.XloudLibvirtDriver``).
 """
 
-import fixtures
-from nova.tests.fixtures import libvirt as fakelibvirt
 from xloud_harness import nova_fakelibvirt
 
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
@@ -30,13 +28,7 @@ class XloudMigrationTestBase(nova_fakelibvirt.MigrationTestBase):
 
     # The production setting: nova loads nova.virt.xloud (our shim).
     COMPUTE_DRIVER = 'xloud.XloudLibvirtDriver'
-
-    def _setup_compute_service(self):
-        super()._setup_compute_service()
-        # nova's libvirt fixture swaps libvirt for fakelibvirt in nova's
-        # modules; our CPU module imports libvirt the same way.
-        self.useFixture(fixtures.MonkeyPatch(
-            'xloud_nova_ext.cpu.compare.libvirt', fakelibvirt))
+    LIBVIRT_MODULES = ('xloud_nova_ext.cpu.compare',)
 
     def start_compute(self, hostname='compute1', *args, **kwargs):
         # nova's restart_compute_service passes its arguments by position.
