@@ -3,8 +3,12 @@
 # guests) and swtpm for the integration tier's two hosts; util-linux,
 # iproute2 and e2fsprogs for their namespaces, veth pair and small loop
 # filesystems; a C toolchain and headers so that pip can build
-# libvirt-python; python3-venv and git for tools/bootstrap.sh and pbr; and
-# the shell linter, shellcheck.
+# libvirt-python; python3-venv and git for tools/bootstrap.sh and pbr; the
+# shell linter, shellcheck; for the main job's real cloud
+# (xloud-migration-demo --hypervisor libvirt), RabbitMQ and MariaDB (run as
+# its own children, never as system services) and cpio to pack the heartbeat
+# guest's initramfs (its kernel and busybox are fetched with apt-get
+# download, not installed).
 #
 # Idempotent and non-interactive: safe to run again, and on a fresh machine
 # with empty apt lists. It starts nothing: the packages' scripts would start
@@ -18,6 +22,7 @@ packages=(
     iproute2 util-linux mount e2fsprogs
     libvirt-dev pkg-config gcc libc6-dev python3-dev python3-venv git
     shellcheck
+    rabbitmq-server mariadb-server cpio
 )
 
 if [ "$(id -u)" -ne 0 ]; then
