@@ -31,7 +31,7 @@ except ImportError:
 
 from xloud_harness.servers import mariadb
 from xloud_harness.servers import rabbitmq
-from xloud_harness.tests.test_guest import _require
+from xloud_harness.tests.test_heartbeat_guest import _require
 
 ADDRESS = '127.0.0.1'
 OTHER_ADDRESS = '127.0.0.2'   # loopback too, but not ours

@@ -1,5 +1,5 @@
 #!/bin/busybox sh
-# /init of the heartbeat guest (xloud_harness.guest). Every 100 ms of guest
+# /init of the heartbeat guest (xloud_harness.heartbeat). Every 100 ms of guest
 # time it writes one line to ttyS0:
 #   xloud-heartbeat boot_id=<32 hex> uptime_ms=<int> seq=<int> memsum=<8 hex>
 # boot_id changes at every boot (a reboot during a migration shows), seq

@@ -19,8 +19,8 @@ import tempfile
 import time
 import unittest
 
-from xloud_harness.guest import build
-from xloud_harness.guest import heartbeat
+from xloud_harness.heartbeat import build
+from xloud_harness.heartbeat import lines
 
 BOOT_BUDGET = 20.0   # seconds from QEMU's start to the third heartbeat
 MEMORY_MIB = 128
@@ -76,7 +76,7 @@ class TestHeartbeatGuest(unittest.TestCase):
             time.sleep(0.1)
             try:
                 with open(console, errors='replace') as f:
-                    beats = heartbeat.parse(f.read())
+                    beats = lines.parse(f.read())
             except FileNotFoundError:
                 pass   # QEMU has not opened it yet
         return beats
