@@ -63,7 +63,8 @@ def _run(argv, cwd=None):
 
 def kernel_package():
     """The versioned kernel package the cloud metapackage depends on."""
-    for line in _run(['apt-cache', 'depends', KERNEL_METAPACKAGE]).splitlines():
+    out = _run(['apt-cache', 'depends', KERNEL_METAPACKAGE])
+    for line in out.splitlines():
         name = line.strip().partition('Depends: ')[2]
         if name.startswith('linux-image-'):
             return name

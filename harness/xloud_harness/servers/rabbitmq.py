@@ -55,8 +55,8 @@ class RabbitMQ:
 
     @property
     def transport_url(self):
-        return 'rabbit://%s:%s@%s:%d/' % (self.user, self.password,
-                                           self.address, self.port)
+        return 'rabbit://%s:%s@%s:%d/' % (
+            self.user, self.password, self.address, self.port)
 
     def _path(self, *parts):
         return os.path.join(self.base, *parts)

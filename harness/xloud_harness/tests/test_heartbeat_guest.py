@@ -17,30 +17,30 @@ import shutil
 import subprocess
 import tempfile
 import time
-import unittest
+
+import testtools
+from testtools import content
 
 from xloud_harness.heartbeat import build
 from xloud_harness.heartbeat import lines
+from xloud_harness.tests.requirements import missing_commands
+from xloud_harness.tests.requirements import require
 
-BOOT_BUDGET = 20.0   # seconds from QEMU's start to the third heartbeat
+# Seconds from QEMU's start to the third heartbeat. The guest's budget is
+# 20 s (about 5 s on an idle 2-core machine); a loaded CI machine may be
+# several times slower, so the test waits longer and records the time.
+BOOT_TIMEOUT = 120.0
 MEMORY_MIB = 128
 
 
-def _require(test, condition, reason):
-    if condition:
-        return
-    if os.environ.get('XLOUD_TEST_REQUIRE_ALL', '') not in ('', '0'):
-        test.fail(reason + ' (and XLOUD_TEST_REQUIRE_ALL is set)')
-    test.skipTest(reason)
-
-
-class TestHeartbeatGuest(unittest.TestCase):
+class TestHeartbeatGuest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        missing = [c for c in ('qemu-system-x86_64', 'apt-get', 'dpkg-deb',
-                               'cpio') if shutil.which(c) is None]
-        _require(self, not missing, 'missing commands: %s' % missing)
+        missing = missing_commands('qemu-system-x86_64', 'apt-get',
+                                   'dpkg-deb', 'cpio')
+        require(self, not missing, 'missing commands %s (see '
+                'tools/install-debian-deps.sh)' % missing)
         self.guest = build.build()
         self.tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.tmp)
@@ -85,10 +85,12 @@ class TestHeartbeatGuest(unittest.TestCase):
         console = os.path.join(self.tmp, 'console.log')
         start = time.monotonic()
         proc = self._boot(console)
-        beats = self._wait_for_beats(proc, console, 3, start + BOOT_BUDGET)
+        beats = self._wait_for_beats(proc, console, 3, start + BOOT_TIMEOUT)
         self.assertEqual(3, len(beats[:3]),
                          'fewer than 3 heartbeats %.0f s after boot; console:'
-                         ' %r' % (BOOT_BUDGET, open(console).read()[-2000:]))
+                         ' %r' % (BOOT_TIMEOUT, open(console).read()[-2000:]))
+        self.addDetail('seconds_to_third_heartbeat', content.text_content(
+            '%.1f' % (time.monotonic() - start)))
         # A few more lines to see the rhythm.
         beats = self._wait_for_beats(proc, console, 12,
                                      time.monotonic() + 10)
@@ -109,17 +111,18 @@ class TestHeartbeatGuest(unittest.TestCase):
             console = os.path.join(self.tmp, 'console%d.log' % n)
             proc = self._boot(console)
             beats = self._wait_for_beats(proc, console, 1,
-                                         time.monotonic() + BOOT_BUDGET)
+                                         time.monotonic() + BOOT_TIMEOUT)
             self.assertTrue(beats, open(console).read()[-2000:])
             ids.append(beats[0].boot_id)
             self._stop(proc)
         self.assertNotEqual(ids[0], ids[1])
 
 
-class TestBuildCache(unittest.TestCase):
+class TestBuildCache(testtools.TestCase):
 
     def test_second_build_reuses_the_first(self):
-        _require(self, shutil.which('apt-get') is not None, 'no apt-get')
+        require(self, not missing_commands('apt-get', 'dpkg-deb', 'cpio'),
+                'needs apt-get, dpkg-deb and cpio')
         first = build.build()
         before = os.stat(first.kernel).st_mtime_ns, os.stat(
             first.initramfs).st_mtime_ns

@@ -22,7 +22,8 @@ import socket
 import subprocess
 import tempfile
 import time
-import unittest
+
+import testtools
 
 try:
     import amqp   # oslo.messaging's AMQP client
@@ -31,7 +32,8 @@ except ImportError:
 
 from xloud_harness.servers import mariadb
 from xloud_harness.servers import rabbitmq
-from xloud_harness.tests.test_heartbeat_guest import _require
+from xloud_harness.tests.requirements import missing_commands
+from xloud_harness.tests.requirements import require
 
 ADDRESS = '127.0.0.1'
 OTHER_ADDRESS = '127.0.0.2'   # loopback too, but not ours
@@ -43,15 +45,15 @@ def _listens(address, port):
         return s.connect_ex((address, port)) == 0
 
 
-class _ServerTest(unittest.TestCase):
+class _ServerTest(testtools.TestCase):
     commands = ()
 
     def setUp(self):
         super().setUp()
-        _require(self, os.geteuid() == 0, 'needs root')
-        missing = [c for c in self.commands if not os.path.exists(c)]
-        _require(self, not missing, 'missing %s (tools/install-debian-deps.sh)'
-                 % missing)
+        require(self, os.geteuid() == 0, 'needs root')
+        missing = missing_commands(*self.commands)
+        require(self, not missing,
+                'missing %s (tools/install-debian-deps.sh)' % missing)
         self.base = tempfile.mkdtemp(prefix='xloud-servers-')
         self.addCleanup(shutil.rmtree, self.base, True)
         self.procs = []
@@ -105,7 +107,7 @@ class TestRabbitMQ(_ServerTest):
         conn.close()
 
     def test_private_broker_with_random_credentials(self):
-        _require(self, amqp is not None, 'the python amqp library is missing')
+        require(self, amqp is not None, 'the python amqp library is missing')
         mq = rabbitmq.RabbitMQ(os.path.join(self.base, 'mq'), ADDRESS)
         self.start(mq)
         self.assertTrue(_listens(ADDRESS, mq.port))
