@@ -21,7 +21,7 @@ boot_id=$(echo "$boot_id" | tr -d -)
 dd if=/dev/urandom of=/mem/area bs=64k count=4 2>/dev/null
 
 uptime_ms() {
-    read -r up idle < /proc/uptime
+    read -r up _ < /proc/uptime
     frac=${up#*.}
     echo $(( ${up%.*} * 1000 + ${frac#0} * 10 ))
 }
@@ -31,8 +31,9 @@ next=$(uptime_ms)
 while :; do
     now=$(uptime_ms)
     sum=$(md5sum /mem/area)
+    sum=$(printf %.8s "$sum")
     echo "xloud-heartbeat boot_id=$boot_id uptime_ms=$now seq=$seq" \
-         "memsum=${sum:0:8}"
+         "memsum=$sum"
     seq=$((seq + 1))
     # Next tick on the 100 ms grid; a late line skips ticks rather than
     # bunching up, so that a pause shows as a gap in uptime_ms.
