@@ -80,6 +80,21 @@ def _check_zuul():
     return module
 
 
+def multinode_jobs():
+    """(name, effective vars) of the jobs that run this plugin's tempest."""
+    check_zuul = _check_zuul()
+    config = check_zuul.load(os.path.join(base.TOP, '.zuul.yaml'))
+    jobs = {item['job']['name']: item['job'] for item in config
+            if 'job' in item}
+    for name, job in sorted(jobs.items()):
+        variables = check_zuul._effective_vars(name, jobs)
+        plugins = variables.get('devstack_plugins') or {}
+        if (job.get('abstract') or 'xloud-nova-ext' not in plugins or
+                not variables.get('tempest_test_regex')):
+            continue
+        yield name, variables
+
+
 def render(test, value):
     text = str(value)
     for template, rendered in TEMPLATES.items():
@@ -101,30 +116,16 @@ class JobScenariosTest(base.PluginTestCase):
         with open(self.tempest_conf, 'w') as f:
             f.write(DEVSTACK_TEMPEST_CONF)
 
-    def jobs(self):
-        check_zuul = _check_zuul()
-        config = check_zuul.load(os.path.join(base.TOP, '.zuul.yaml'))
-        jobs = {item['job']['name']: item['job'] for item in config
-                if 'job' in item}
-        for name, job in sorted(jobs.items()):
-            variables = check_zuul._effective_vars(name, jobs)
-            plugins = variables.get('devstack_plugins') or {}
-            if (job.get('abstract') or 'xloud-nova-ext' not in plugins or
-                    not variables.get('tempest_test_regex')):
-                continue
-            yield name, variables
+    def check_job(self, name):
+        variables = dict(multinode_jobs())[name]
+        self.assertEqual(
+            sorted(variables.get('xloud_scenarios') or []),
+            sorted(self.classes_that_run(name, variables)),
+            'job %s: the scenario classes its regex selects and its '
+            'tempest.conf runs differ from its xloud_scenarios' % name)
 
-    def test_every_job_runs_what_it_promises(self):
-        jobs = dict(self.jobs())
-        self.assertGreaterEqual(len(jobs), 4, sorted(jobs))
-        for name, variables in jobs.items():
-            with self.subTest(job=name):
-                self.assertEqual(
-                    sorted(variables.get('xloud_scenarios') or []),
-                    sorted(self.classes_that_run(name, variables)),
-                    'job %s: the scenario classes its regex selects and '
-                    'its tempest.conf runs differ from its xloud_scenarios'
-                    % name)
+    def test_the_multinode_jobs_are_found(self):
+        self.assertGreaterEqual(len(list(multinode_jobs())), 4)
 
     def classes_that_run(self, name, variables):
         with open(self.tempest_conf, 'w') as f:
@@ -186,3 +187,15 @@ class JobScenariosTest(base.PluginTestCase):
         self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
         return [re.sub(r'\[.*', '', line) for line in proc.stdout.split()
                 if line.startswith('xloud_tempest_plugin.')]
+
+
+def _add_job_tests():
+    """One test per job: each runs tempest twice, within its own timeout."""
+    for name, _variables in multinode_jobs():
+        def test(self, name=name):
+            self.check_job(name)
+        test.__doc__ = 'job %s runs what it promises' % name
+        setattr(JobScenariosTest, 'test_' + name.replace('-', '_'), test)
+
+
+_add_job_tests()
