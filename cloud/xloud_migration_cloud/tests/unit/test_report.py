@@ -14,7 +14,10 @@
 import datetime
 import io
 import json
+import os
+import sys
 
+import fixtures
 from subunit import v2
 import testtools
 
@@ -122,3 +125,27 @@ class ReportTest(testtools.TestCase):
                        'timestamp': T0}])
         self.assertEqual('FAIL', rows[0].status)
         self.assertIn('never finished', report.table(rows))
+
+    def _run(self, events, exit_code=0):
+        work = self.useFixture(fixtures.TempDir()).path
+        stream_file = os.path.join(work, 'in.subunit')
+        with open(stream_file, 'wb') as f:
+            f.write(stream(events).getvalue())
+        # Like tempest run --subunit: the stream on stdout, exit code 0.
+        argv = [sys.executable, '-c',
+                'import shutil, sys; shutil.copyfileobj(open(sys.argv[1], '
+                '"rb"), sys.stdout.buffer); sys.exit(int(sys.argv[2]))',
+                stream_file, str(exit_code)]
+        return report.run_tempest(argv, work, dict(os.environ),
+                                  os.path.join(work, 'out.subunit'),
+                                  out=io.StringIO())
+
+    def test_a_failed_scenario_fails_the_run_although_tempest_exits_0(self):
+        rc, rows = self._run(test_events(LIVE, 'fail', 1.0))
+        self.assertEqual(['FAIL'], [r.status for r in rows])
+        self.assertEqual(1, rc)
+
+    def test_passed_scenarios_keep_tempests_exit_code(self):
+        self.assertEqual(0, self._run(test_events(LIVE, 'success', 1.0))[0])
+        self.assertEqual(3, self._run(test_events(LIVE, 'success', 1.0),
+                                      exit_code=3)[0])
