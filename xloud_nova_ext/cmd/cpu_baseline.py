@@ -57,8 +57,9 @@ def _parser():
                         help='libvirt that computes the baseline (default: '
                              'the first --uri, else %s)' % DEFAULT_CONNECT)
     parser.add_argument('--virt-type', choices=('kvm', 'qemu'),
-                        help='virt type of the hosts (default: kvm where '
-                             'libvirt offers it, else qemu)')
+                        help='virt type of the hosts (default: the one the '
+                             'inputs name, else kvm where the libvirt that '
+                             'computes can use it, else qemu)')
     parser.add_argument('--candidate', action='append', default=[],
                         metavar='MODEL',
                         help='another CPU model to show in the matrix')
@@ -95,10 +96,6 @@ class Progress(object):
             self.stream.flush()
 
 
-class Unverified(Exception):
-    """A host's own libvirt refuses the baseline computed for all."""
-
-
 def read_hosts(args, progress):
     hosts = []
     reader = inputs.FileReader()
@@ -125,17 +122,25 @@ def common_arch(hosts, default):
     return first.arch if first else default
 
 
-def common_virt_type(hosts, chosen):
-    """--virt-type, else the one virt type the inputs name, else None."""
+def common_virt_type(hosts, chosen, conn, connect_uri, arch):
+    """(virt type, where it comes from) that the baseline is judged for.
+
+    --virt-type, else the inputs', else what the computing libvirt can use
+    (kvm only where it is usable).
+    """
     if chosen:
-        return chosen
+        return chosen, '--virt-type'
     first = next((h for h in hosts if h.virt_type), None)
     for host in hosts:
         if host.virt_type and host.virt_type != first.virt_type:
             raise inputs.input_error(host.source, (
                 'virt type %s differs from %s of %s; pass --virt-type'
                 % (host.virt_type, first.virt_type, first.source)))
-    return first.virt_type if first else None
+    if first:
+        return first.virt_type, 'the inputs'
+    caps = xmlcpu.parse_xml(conn.getCapabilities())
+    virt_type, _ = inputs.choose_virt_type(conn, caps, arch)
+    return virt_type, 'what %s can use' % connect_uri
 
 
 def connect(args, hosts):
@@ -179,7 +184,8 @@ def build_report(args, progress):
     hosts = read_hosts(args, progress)
     connect_uri, conn = connect(args, hosts)
     arch = common_arch(hosts, None) or host_arch(conn)
-    virt_type = common_virt_type(hosts, args.virt_type)
+    virt_type, virt_type_from = common_virt_type(
+        hosts, args.virt_type, conn, connect_uri, arch)
     tool = baseline.Baseliner(conn, arch, virt_type, args.chunk_size,
                               progress)
     tool.check_models(hosts)
@@ -201,7 +207,8 @@ def build_report(args, progress):
         cells = [tool.cell(members[0], c) for _, c in cands]
         rows.append((members, cells))
     return {
-        'arch': arch, 'virt_type': virt_type, 'connect': connect_uri,
+        'arch': arch, 'virt_type': virt_type,
+        'virt_type_from': virt_type_from, 'connect': connect_uri,
         'connect_is_input': any(h.conn is conn for h in hosts),
         'hosts': hosts,
         'distinct': len({(h.cpu.model, h.cpu.features, h.cpu.vendor)
@@ -218,6 +225,8 @@ def as_json(report):
     labels = [label for label, _ in report['candidates']]
     return {
         'arch': report['arch'],
+        'virt_type': report['virt_type'],
+        'virt_type_from': report['virt_type_from'],
         'computed_by': report['connect'],
         'hosts': len(report['hosts']),
         'distinct_cpus': report['distinct'],
@@ -259,9 +268,11 @@ def _names(members, limit=3):
 def as_text(report):
     cpu = report['cpu']
     flags = baseline.extra_flags(cpu)
-    out = ['CPU baseline of %d hosts (%d distinct CPUs, %s), computed by '
-           'libvirt at %s:' % (len(report['hosts']), report['distinct'],
-                               report['arch'], report['connect']), '']
+    out = ['CPU baseline of %d hosts (%d distinct CPUs, %s, virt type %s '
+           'from %s), computed by libvirt at %s:' % (
+               len(report['hosts']), report['distinct'], report['arch'],
+               report['virt_type'], report['virt_type_from'],
+               report['connect']), '']
     out.append('  model:       %s' % cpu.model)
     out.append('  extra flags: %s' % (', '.join(flags) or '(none)'))
     if report['vendor_dropped']:
@@ -271,7 +282,7 @@ def as_text(report):
         out += ['', 'Note: %s is not one of these hosts. libvirt never '
                 'baselines beyond what its own hypervisor (%s) offers: '
                 'pass --connect with a host of this group.' % (
-                    report['connect'], report['virt_type'] or 'default')]
+                    report['connect'], report['virt_type'])]
     out += ['', 'nova.conf of every compute host in this group:', '']
     out += ['  ' + line for line in baseline.nova_conf(cpu).splitlines()]
     labels = [label for label, _ in report['candidates']]

@@ -149,14 +149,28 @@ def prepare_embed_root(uri):
             f.write(EMBED_QEMU_CONF)
 
 
-def default_virt_type(caps_root, arch):
-    """kvm when this host's libvirt offers it for ``arch``, else qemu."""
-    for guest in caps_root.iterfind('guest'):
-        if guest.find('arch') is not None and \
-                guest.find('arch').get('name') == arch:
-            if guest.find("arch/domain[@type='kvm']") is not None:
-                return 'kvm'
-    return 'qemu'
+def choose_virt_type(conn, caps_root, arch):
+    """(virt type, its parsed domain capabilities or None) for a libvirt.
+
+    kvm only where this libvirt offers it for ``arch`` *and* answers for
+    it with a host-model CPU (a host whose /dev/kvm QEMU cannot use lists
+    kvm and then fails); else qemu. Never kvm unasked where it is not
+    usable.
+    """
+    offered = any(
+        guest.find('arch') is not None and
+        guest.find('arch').get('name') == arch and
+        guest.find("arch/domain[@type='kvm']") is not None
+        for guest in caps_root.iterfind('guest'))
+    if offered:
+        try:
+            root = xmlcpu.parse_xml(conn.getDomainCapabilities(
+                None, arch, None, 'kvm', 0))
+            if xmlcpu.host_model(root) is not None:
+                return 'kvm', root
+        except (compare.libvirt_error(), xmlcpu.CPUDefError):
+            pass
+    return 'qemu', None
 
 
 def read_uri(uri, virt_type=None):
@@ -166,9 +180,12 @@ def read_uri(uri, virt_type=None):
     try:
         caps = xmlcpu.parse_xml(conn.getCapabilities())
         arch = caps.findtext('host/cpu/arch')
-        virt_type = virt_type or default_virt_type(caps, arch)
-        domcaps = xmlcpu.parse_xml(conn.getDomainCapabilities(
-            None, arch, None, virt_type, 0))
+        domcaps = None
+        if not virt_type:
+            virt_type, domcaps = choose_virt_type(conn, caps, arch)
+        if domcaps is None:
+            domcaps = xmlcpu.parse_xml(conn.getDomainCapabilities(
+                None, arch, None, virt_type, 0))
         name = conn.getHostname()
     except (libvirt.libvirtError, xmlcpu.CPUDefError) as e:
         raise input_error(uri, compare.first_line(e))

@@ -16,6 +16,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 
 import fixtures
 import testtools
@@ -76,8 +78,8 @@ class RealLibvirtToolTest(ToolTestCase):
         self.assertIn('  sky      yes       yes ', out)
         self.assertIn('  cascade  yes       yes ', out)
         self.assertIn('is not one of these hosts', out)
-        self.assertIn('CPU baseline of 2 hosts (2 distinct CPUs, x86_64)',
-                      out)
+        self.assertIn('CPU baseline of 2 hosts (2 distinct CPUs, x86_64, '
+                      'virt type qemu from --virt-type)', out)
         self.assertIn('\n  [libvirt]\n  cpu_mode = custom\n  cpu_models = ',
                       out)
         self.assertIn('HOSTS', out)
@@ -93,6 +95,8 @@ class RealLibvirtToolTest(ToolTestCase):
         self.assertEqual((0, ''), (rc, err))
         report = json.loads(out)
         self.assertEqual(3, report['hosts'])
+        self.assertEqual(('qemu', '--virt-type'),
+                         (report['virt_type'], report['virt_type_from']))
         # Intel Skylake and this AMD EPYC TCG host: vendor left out.
         self.assertTrue(report['vendor_dropped'])
         conf = report['nova_conf']
@@ -199,3 +203,17 @@ class UnverifiedTest(test_cpu_compare.FakeLibvirtTestCase, ToolTestCase):
                       err)
         self.assertIn('avx2', err)
         self.assertIn('cpu_models = Skylake-Client', out)
+
+
+class StartupTest(testtools.TestCase):
+
+    def test_the_tool_does_not_import_nova(self):
+        # It runs on an operator's workstation: start-up must stay fast and
+        # need no nova.
+        out = subprocess.run(
+            [sys.executable, '-c',
+             'import sys; import xloud_nova_ext.cmd.cpu_baseline; '
+             'print(sorted(m for m in sys.modules if m == "nova" or '
+             'm.startswith("nova.")))'],
+            check=True, capture_output=True, text=True).stdout
+        self.assertEqual('[]\n', out)

@@ -16,11 +16,15 @@ import json
 import os
 
 import fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
 import testtools
+
+from xloud_harness import fake_cpu
 
 from xloud_nova_ext.cpu import inputs
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
+from xloud_nova_ext.tests.fixtures import cpu_defs
 from xloud_nova_ext.tests.unit import test_cpu_xmlcpu as samples
 
 CPU_INFO = {'arch': 'x86_64', 'model': 'Skylake-Client', 'vendor': 'Intel',
@@ -140,10 +144,42 @@ class URITest(testtools.TestCase):
             e.cause)
         self.assertNotIn('\n', e.cause)
 
-    def test_default_virt_type(self):
+    def test_kvm_only_where_offered_and_usable(self):
         caps = xmlcpu.parse_xml(
             "<capabilities><guest><arch name='x86_64'><domain type='qemu'/>"
             "<domain type='kvm'/></arch></guest><guest><arch name='aarch64'>"
             "<domain type='qemu'/></arch></guest></capabilities>")
-        self.assertEqual('kvm', inputs.default_virt_type(caps, 'x86_64'))
-        self.assertEqual('qemu', inputs.default_virt_type(caps, 'aarch64'))
+        self.useFixture(cpu_defs.FakeLibvirt())
+        conn = fake_cpu.CPUConnection('qemu:///system', cpu=fake_cpu.SKYLAKE)
+        virt_type, domcaps = inputs.choose_virt_type(conn, caps, 'x86_64')
+        self.assertEqual('kvm', virt_type)
+        self.assertEqual('Skylake-Client', xmlcpu.host_model(domcaps).model)
+        self.assertEqual(('qemu', None),
+                         inputs.choose_virt_type(conn, caps, 'aarch64'))
+        # Offered, but this libvirt cannot use it (its QEMU user cannot
+        # open /dev/kvm): qemu, not kvm unasked.
+        self.useFixture(fixtures.MockPatchObject(
+            conn, 'getDomainCapabilities', side_effect=fake_cpu.error(
+                "unsupported configuration: KVM is not supported by "
+                "'/usr/bin/qemu-system-x86_64' on this host",
+                fakelibvirt.VIR_ERR_CONFIG_UNSUPPORTED)))
+        self.assertEqual(('qemu', None),
+                         inputs.choose_virt_type(conn, caps, 'x86_64'))
+
+    def test_embedded_root_gets_a_qemu_conf_that_runs_qemu_as_root(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        uri = 'qemu:///embed?root=%s' % root
+        conf = os.path.join(root, 'etc', 'qemu.conf')
+        self.useFixture(fixtures.MockPatch('os.geteuid', return_value=1000))
+        inputs.prepare_embed_root(uri)
+        self.assertFalse(os.path.exists(conf))
+        self.useFixture(fixtures.MockPatch('os.geteuid', return_value=0))
+        inputs.prepare_embed_root(uri)
+        with open(conf) as f:
+            self.assertEqual('user = "root"\ngroup = "root"\n', f.read())
+        # An operator's own qemu.conf is kept.
+        with open(conf, 'w') as f:
+            f.write('user = "qemu"\n')
+        inputs.prepare_embed_root(uri)
+        with open(conf) as f:
+            self.assertEqual('user = "qemu"\n', f.read())
