@@ -152,4 +152,14 @@ def build(cache=None):
                 with open(os.path.join(staged, 'packages'), 'w') as f:
                     f.writelines('%s=%s\n' % p for p in packages)
                 os.rename(staged, out)
+        # Under the lock: no other build is staging in ``base`` now.
+        _remove_other_versions(base, out)
     return guest
+
+
+def _remove_other_versions(base, keep):
+    """Guests built from older packages or init scripts (~15 MB each)."""
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        if path != keep and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)

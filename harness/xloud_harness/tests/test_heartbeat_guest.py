@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 
+import fixtures
 import testtools
 from testtools import content
 
@@ -120,6 +121,20 @@ class TestHeartbeatGuest(testtools.TestCase):
 
 
 class TestBuildCache(testtools.TestCase):
+
+    def test_a_new_build_removes_older_versions(self):
+        require(self, not missing_commands('apt-get', 'dpkg-deb', 'cpio'),
+                'needs apt-get, dpkg-deb and cpio')
+        cache = self.useFixture(fixtures.TempDir()).path
+        stale = os.path.join(cache, 'guest', '0123456789abcdef')
+        os.makedirs(stale)
+        guest = build.build(cache)
+        self.assertTrue(os.path.isfile(guest.kernel))
+        self.assertTrue(os.path.isfile(guest.initramfs))
+        self.assertFalse(os.path.exists(stale))
+        self.assertEqual([os.path.basename(os.path.dirname(guest.kernel))],
+                         [d for d in os.listdir(os.path.join(cache, 'guest'))
+                          if not d.startswith('.')])
 
     def test_second_build_reuses_the_first(self):
         require(self, not missing_commands('apt-get', 'dpkg-deb', 'cpio'),
