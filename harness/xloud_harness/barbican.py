@@ -41,6 +41,7 @@ import fixtures
 from keystoneauth1 import plugin as ks_plugin
 import nova.conf
 from nova import context as nova_context
+from nova import service_auth
 
 from xloud_harness import keystone
 from xloud_harness import process
@@ -236,9 +237,10 @@ class NovaKeyManagerFixture(fixtures.Fixture):
     Sets ``[key_manager] backend = barbican`` and ``[barbican]
     barbican_endpoint``, makes every nova RequestContext authenticate as its
     own project, user and roles (:class:`IdentityHeadersAuth`, the fake
-    keystone edge), and makes ``get_nova_service_user_context()`` return the
-    nova service user: project ``SERVICE_PROJECT``, with the roles devstack
-    gives it, so Barbican's policy treats it as it would in a cloud.
+    keystone edge), and makes ``get_nova_service_user_context()`` and the
+    ``[service_user]`` auth plugin of ``nova.service_auth`` stand for the nova
+    service user: project ``SERVICE_PROJECT``, with the roles devstack gives
+    it, so Barbican's policy treats it as it would in a cloud.
     """
 
     SERVICE_PROJECT = 'service'
@@ -272,6 +274,21 @@ class NovaKeyManagerFixture(fixtures.Fixture):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.context.get_nova_service_user_context',
             self.service_context))
+        # The [service_user] auth plugin, as nova.service_auth loads it.
+        real_plugin = service_auth.get_service_auth_plugin
+
+        def get_service_auth_plugin(conf_group):
+            if conf_group == 'service_user':
+                return self.service_auth()
+            return real_plugin(conf_group)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.service_auth.get_service_auth_plugin',
+            get_service_auth_plugin))
+
+    def service_auth(self):
+        return self.server.client_auth(
+            self.SERVICE_PROJECT, self.SERVICE_USER, self.SERVICE_ROLES)
 
     def service_context(self):
         # is_admin given, as nova would compute it from the roles: without
@@ -280,6 +297,4 @@ class NovaKeyManagerFixture(fixtures.Fixture):
             user_id=self.SERVICE_USER, project_id=self.SERVICE_PROJECT,
             roles=list(self.SERVICE_ROLES),
             is_admin='admin' in self.SERVICE_ROLES,
-            user_auth_plugin=self.server.client_auth(
-                self.SERVICE_PROJECT, self.SERVICE_USER, self.SERVICE_ROLES),
-            overwrite=False)
+            user_auth_plugin=self.service_auth(), overwrite=False)

@@ -15,7 +15,9 @@
 Both use the options nova's castellan key manager uses (``[key_manager]
 backend``, ``[barbican]``, the request context's auth plugin, the service
 token wrapper), so they reach the Barbican that holds nova's secrets with
-the same credentials.
+the same credentials and TLS settings. Every request, keystone's included,
+is bounded by ``[xloud] vtpm_key_manager_timeout``; the nova service user's
+auth plugins are loaded once, so their tokens are reused until they expire.
 
 A read is one ``GET /v1/secrets/{uuid}/payload`` on a keystoneauth session:
 it answers "exists", "may read" and the value in one request (7-10 ms on
@@ -31,12 +33,14 @@ a secret is never logged or put into an exception.
 from barbicanclient import client as barbican_client
 from barbicanclient import exceptions as barbican_exc
 from castellan.common import exception as castellan_exc
-from castellan.key_manager import barbican_key_manager
+from castellan import options as castellan_options
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
 from keystoneauth1 import session as ks_session
 import nova.conf
+from nova import context as nova_context
+from nova import service_auth
 from oslo_log import log as logging
 import requests
 
@@ -125,22 +129,28 @@ def summary(exc):
 
 
 class KeyManager(object):
-    """Reads vTPM secrets and grants read access, for host ``host``."""
+    """Reads vTPM secrets and sets their read ACL, for this host."""
 
-    def __init__(self, host, conf=CONF):
-        self.host = host
+    def __init__(self, conf=CONF):
         self._conf = conf
-        self._options_registered = False
+        # castellan's public way to register its options ([key_manager],
+        # [barbican], [barbican_service_user]); nova.conf calls it too.
+        castellan_options.set_defaults(conf)
+        self._barbican_service_auth = None
 
     @property
     def backend(self):
         return self._conf.key_manager.backend
 
+    @property
+    def is_barbican(self):
+        return self.backend in BARBICAN_BACKENDS
+
     def check_enabled(self):
-        if self.backend not in BARBICAN_BACKENDS:
+        if not self.is_barbican:
             # A class path is long; its last part names it well enough.
             raise exception.KeyManagerDisabled(
-                host=self.host, backend=self.backend.rsplit('.', 1)[-1])
+                host=self._conf.host, backend=self.backend.rsplit('.', 1)[-1])
 
     def read(self, context, secret_uuid):
         """The secret's value (bytes) as ``context`` may read it.
@@ -153,7 +163,6 @@ class KeyManager(object):
             resp = sess.get(
                 '%s/%s/secrets/%s/payload' % (endpoint, version, secret_uuid),
                 headers={'Accept': 'application/octet-stream'},
-                timeout=self._conf.xloud.vtpm_key_manager_timeout,
                 raise_exc=False)
         except Exception as e:
             raise KeyManagerReadError(classify(e), detail(e),
@@ -166,12 +175,13 @@ class KeyManager(object):
         raise KeyManagerReadError(outcome, '%s: %s' % (
             text, resp.text[:_DETAIL_MAX]), text)
 
-    def grant_read(self, owner_context, secret_uuid, user_id):
-        """Add ``user_id`` to the secret's ``read`` ACL; True if added.
+    def set_readers(self, owner_context, secret_uuid, add=None, remove=()):
+        """Add ``add`` to the secret's ``read`` ACL users, drop ``remove``.
 
-        Idempotent: reads the ACL first and keeps its project-access flag
-        and users. Must run with a context allowed to change the ACL (the
-        owner's or its project admin's).
+        Reads the ACL first and keeps its project-access flag and the other
+        users; submits only if something changes (True then). Must run with
+        a context allowed to change the ACL (the owner's or its project
+        admin's).
         """
         sess, endpoint, version = self._session(owner_context)
         client = barbican_client.Client(session=sess, endpoint=endpoint,
@@ -179,11 +189,44 @@ class KeyManager(object):
         acl = client.acls.get(secret_uuid, ref_type='secret')
         read = acl.read
         users = list(read.users or [])
-        if user_id in users:
+        wanted = [u for u in users if u not in remove]
+        if add and add not in wanted:
+            wanted.append(add)
+        if wanted == users:
             return False
-        read.users = users + [user_id]
+        read.users = wanted
         acl.submit()
         return True
+
+    def service_context(self):
+        """A RequestContext of the nova service user, or None.
+
+        As nova's ``get_nova_service_user_context`` (same ``[service_user]``
+        auth plugin, loaded once by nova, so its token is reused), but the
+        keystone requests that learn who it is are bounded by our timeout.
+        """
+        auth = service_auth.get_service_auth_plugin('service_user')
+        if auth is None:
+            return None
+        sess = self._bounded(auth)
+        # is_admin given: nova would otherwise consult its policy; Barbican
+        # decides with the token, not with this flag.
+        return nova_context.RequestContext(
+            user_id=auth.get_user_id(sess),
+            project_id=auth.get_project_id(sess), is_admin=False,
+            user_auth_plugin=auth, overwrite=False)
+
+    def _bounded(self, auth):
+        """A keystoneauth session with our TLS settings and timeout.
+
+        Every request of the session is bounded, the token and catalog
+        requests of the auth plugin included.
+        """
+        bconf = self._conf.barbican
+        verify = bconf.verify_ssl and (bconf.verify_ssl_path or True)
+        return ks_session.Session(
+            auth=auth, verify=verify,
+            timeout=self._conf.xloud.vtpm_key_manager_timeout)
 
     def _session(self, context):
         """A keystoneauth session, the Barbican endpoint and API version.
@@ -192,23 +235,12 @@ class KeyManager(object):
         auth plugin (a service token around it if configured), the
         ``[barbican]`` endpoint or the catalog's key-manager endpoint.
         """
-        if not self._options_registered:
-            barbican_key_manager.BarbicanKeyManager(self._conf)
-            self._options_registered = True
         bconf = self._conf.barbican
         auth = context.get_auth_plugin()
         if bconf.send_service_user_token:
             auth = service_token.ServiceTokenAuthWrapper(
-                user_auth=auth,
-                service_auth=ks_loading.load_auth_from_conf_options(
-                    self._conf, group='barbican_service_user'))
-        verify = bconf.verify_ssl and (bconf.verify_ssl_path or True)
-        # Every request of the session is bounded, not only the payload
-        # read: the token and catalog requests of the auth plugin and the
-        # ACL requests of grant_read (which runs inside spawn) too.
-        sess = ks_session.Session(
-            auth=auth, verify=verify,
-            timeout=self._conf.xloud.vtpm_key_manager_timeout)
+                user_auth=auth, service_auth=self._service_token_auth())
+        sess = self._bounded(auth)
         endpoint = bconf.barbican_endpoint or auth.get_endpoint(
             sess, service_type='key-manager',
             interface=bconf.barbican_endpoint_type,
@@ -216,6 +248,14 @@ class KeyManager(object):
         if not endpoint:
             raise ks_exc.EndpointNotFound('no key-manager endpoint')
         return sess, endpoint.rstrip('/'), bconf.barbican_api_version or 'v1'
+
+    def _service_token_auth(self):
+        # Loaded once: a new plugin per read would fetch a token per read.
+        if self._barbican_service_auth is None:
+            self._barbican_service_auth = (
+                ks_loading.load_auth_from_conf_options(
+                    self._conf, group='barbican_service_user'))
+        return self._barbican_service_auth
 
 
 class KeyManagerReadError(Exception):

@@ -12,31 +12,38 @@
 
 """Move a vTPM secret through the key manager, never over the message bus.
 
-With ``[xloud] vtpm_secret_transport = barbican`` (the default) the host
-that starts a vTPM guest reads its secret from Barbican and defines the
-libvirt secret itself (same UUID, usage ``vtpm`` + instance UUID, as nova
-does), so the value never travels in the live-migrate data. With ``rpc``
-every method here returns at once and nova behaves as upstream.
+With the Barbican transport in force (``[xloud] vtpm_secret_transport =
+barbican``, or ``auto`` with a Barbican key manager) the host that starts a
+vTPM guest reads its secret from Barbican and defines the libvirt secret
+itself (same UUID, usage ``vtpm`` + instance UUID, as nova does), so the
+value never travels in the live-migrate data. With ``rpc`` nova behaves as
+upstream.
+
+A live migration between hosts of different kinds (stock nova and this
+driver, during an install) works as stock nova does: the destination
+announces in its pre-check data that it will read the secret from the key
+manager (it sets ``vtpm_secret_uuid``, which a stock source overwrites), a
+source of ours leaves the value out only then, and a destination of ours
+uses a value that a stock source sent.
 
 Which credentials read the secret honours each secret security mode:
 
 * ``deployment``: the nova service user, who owns the secret;
 * ``host``: the nova service user (granted read access while the owner's
-  context was at hand, see :meth:`VTPMGuard.grant_service_user`), then the
+  context was at hand, see :meth:`VTPMGuard.guest_started`), then the
   requester;
 * ``user``: the requester only; nothing is ever granted.
-
-:class:`VTPMGuard` keeps the value read by a live-migration pre-check in
-memory only until ``pre_live_migration`` defines the libvirt secret (so a
-migration costs one key-manager read), and drops it on every failure path.
 """
 
 import contextlib
+import threading
 import time
 
 from nova.compute import task_states
 import nova.conf
 from nova import context as nova_context
+from nova import exception as nova_exc
+from nova import objects
 from nova.virt import hardware
 from nova import vtpm as nova_vtpm
 from oslo_log import log as logging
@@ -51,6 +58,11 @@ LOG = logging.getLogger(__name__)
 #: Seconds a pre-checked value may wait for its pre_live_migration; after
 #: that it is dropped (and read again should the migration still come).
 PENDING_TTL = 300.0
+
+#: system_metadata key naming the nova service user ID this driver granted
+#: read access to the instance's secret (so that it can be revoked, and
+#: replaced when the service user changes).
+GRANTEE_KEY = 'xloud_vtpm_reader'
 
 # Short: nova keeps 255 characters of an error in instance action events
 # and faults. doc/source/vtpm.rst explains each at length.
@@ -70,99 +82,113 @@ class _Pending(object):
     def __init__(self, secret_uuid, value):
         self.secret_uuid = secret_uuid
         self.value = value
-        self.check_data = None
-        self.confirmed = False
         self.expires = time.monotonic() + PENDING_TTL
-
-    def bind(self, check_data):
-        self.check_data = check_data
-        return check_data
-
-
-class _NoPending(object):
-    @staticmethod
-    def bind(check_data):
-        return check_data
 
 
 class VTPMGuard(object):
-    """The vTPM secret transfer, for one compute host's libvirt ``Host``."""
+    """The vTPM secret transfer, for one compute host's libvirt ``Host``.
+
+    Methods are named after the nova hook they serve; ``guest_starting``
+    and ``guest_started`` serve several.
+    """
 
     def __init__(self, host, conf=CONF):
         self._host = host
         self._conf = conf
-        self._km = keymgr.KeyManager(conf.host, conf)
+        self._km = keymgr.KeyManager(conf)
+        # Instance UUID -> _Pending, until pre_live_migration.
         self._pending = {}
-        self._service_user_id = None
+        # Instance UUID -> when this host defined a secret for an incoming
+        # live migration that has not settled here yet.
+        self._arrivals = {}
+        # Instance UUID -> when its last live migration here rolled back.
+        self._rollbacks = {}
+        self._lock = threading.Lock()
+
+    @property
+    def transport(self):
+        """The transport in force: ``barbican`` or ``rpc``."""
+        chosen = self._conf.xloud.vtpm_secret_transport
+        if chosen == 'auto':
+            return 'barbican' if self._km.is_barbican else 'rpc'
+        return chosen
 
     @property
     def enabled(self):
-        return self._conf.xloud.vtpm_secret_transport == 'barbican'
+        return self.transport == 'barbican'
+
+    def init_host(self):
+        LOG.info('vTPM secret transport in force: %(transport)s '
+                 '([xloud] vtpm_secret_transport = %(chosen)s, '
+                 '[key_manager] backend = %(backend)s).',
+                 {'transport': self.transport,
+                  'chosen': self._conf.xloud.vtpm_secret_transport,
+                  'backend': self._km.backend})
 
     # Live migration, destination side.
 
-    @contextlib.contextmanager
-    def destination_check(self, context, instance):
-        """Around check_can_live_migrate_destination: pre-check first.
+    def check_can_live_migrate_destination(self, instance, check_data):
+        """Tell the source that this host reads the secret itself.
 
-        Refuses (before nova's own checks create anything) unless the key
-        manager is enabled and reachable and the secret exists and is
-        readable. Yields an object whose ``bind(check_data)`` ties the
-        value to this check, so :meth:`end_check` can drop it.
+        Sets ``vtpm_secret_uuid`` in the check data: a source of ours then
+        leaves the value out; a stock source overwrites the field and sends
+        the value, as it always does.
         """
-        pending = self._precheck(context, instance) if self.enabled else None
+        secret = _secret_of(instance)
+        if self.enabled and secret is not None:
+            check_data.vtpm_secret_uuid = secret[0]
+        return check_data
+
+    @contextlib.contextmanager
+    def check_source_migrate_data_at_dest(self, context, instance,
+                                          migrate_data):
+        """Around nova's last pre-check: read the secret unless it came.
+
+        Refuses, before nova's own last checks and before any memory is
+        copied, unless the secret exists and is readable. Keeps the value
+        in memory for pre_live_migration (one key-manager read per
+        migration) and forgets it if a later check fails.
+        """
+        self._pending.pop(instance.uuid, None)
+        secret = self._secret_to_fetch(instance, migrate_data)
+        if secret is not None:
+            value = self._read(context, instance, *secret)
+            self.update_available_resource()
+            self._pending[instance.uuid] = _Pending(secret[0], value)
+            LOG.info('vTPM secret %s is readable from the key manager; it '
+                     'will be defined here before the guest arrives.',
+                     secret[0], instance=instance)
+        elif (self.enabled and migrate_data.has_vtpm_secret_data):
+            LOG.info('The source sent the vTPM secret value in the migrate '
+                     'data (it runs stock nova or the rpc transport); nova '
+                     'defines it here without asking the key manager.',
+                     instance=instance)
         try:
-            yield pending or _NoPending()
+            yield
         except Exception:
             self._pending.pop(instance.uuid, None)
             raise
 
-    def _precheck(self, context, instance):
-        secret = _secret_of(instance)
-        if secret is None:
-            return None
-        secret_uuid, security = secret
-        value = self._read(context, instance, secret_uuid, security)
-        self.purge()
-        pending = self._pending[instance.uuid] = _Pending(secret_uuid, value)
-        LOG.info('vTPM secret %s is readable from the key manager; it will '
-                 'be defined here before the guest arrives.', secret_uuid,
-                 instance=instance)
-        return pending
+    @contextlib.contextmanager
+    def pre_live_migration(self, context, instance, migrate_data):
+        """Around pre_live_migration: define the secret for the guest.
 
-    def confirm(self, instance):
-        """check_source_migrate_data_at_dest passed: the check succeeded."""
-        pending = self._pending.get(instance.uuid)
-        if pending is not None:
-            pending.confirmed = True
-
-    def end_check(self, check_data):
-        """cleanup_live_migration_destination_check: forget a failed check.
-
-        nova calls it after success and failure alike; only a confirmed
-        check keeps its value for pre_live_migration.
+        Uses the pre-checked value, or reads it if there is none. Whatever
+        happens, the value leaves the migrate data afterwards: nova has
+        defined its secret by then, and the data goes back over RPC or, on
+        failure, into an error notification.
         """
-        for uuid, pending in list(self._pending.items()):
-            if pending.check_data is check_data:
-                pending.check_data = None
-                if not pending.confirmed:
-                    self._pending.pop(uuid, None)
+        started = time.monotonic()
+        try:
+            yield
+            self._define_incoming(context, instance, migrate_data, started)
+        finally:
+            _drop_value(migrate_data)
 
-    def define_incoming(self, context, instance, migrate_data):
-        """pre_live_migration: define the libvirt secret for the guest.
-
-        Uses the pre-checked value, or reads it if there is none. Also
-        serves a source that left the value out while this host uses ``rpc``
-        (mixed transports during an upgrade).
-        """
+    def _define_incoming(self, context, instance, migrate_data, started):
         pending = self._pending.pop(instance.uuid, None)
-        if migrate_data is None or not migrate_data.has_vtpm:
-            return
-        if migrate_data.has_vtpm_secret_data:
-            return  # the rpc transport: nova defines it from migrate data
-        left_out = bool(migrate_data.vtpm_secret_uuid)
-        secret = _secret_of(instance)
-        if secret is None or not (self.enabled or left_out):
+        secret = self._secret_to_fetch(instance, migrate_data)
+        if secret is None:
             return
         secret_uuid, security = secret
         if (pending is not None and pending.secret_uuid == secret_uuid and
@@ -170,35 +196,98 @@ class VTPMGuard(object):
             value = pending.value
         else:
             value = self._read(context, instance, secret_uuid, security)
-        self._define(instance, secret_uuid, security, value)
+        with self._lock:
+            self._define(instance, secret_uuid, security, value)
+            self._arrivals[instance.uuid] = time.monotonic()
+            rolled_back = self._rollbacks.get(instance.uuid, 0) >= started
+        if rolled_back:
+            # The source gave up (an RPC timeout) and rolled back while
+            # this host was still preparing: nobody will clean up after us.
+            self._forget_arrival(instance.uuid)
+            LOG.warning('The live migration rolled back while this host '
+                        'prepared it; removed the vTPM secret defined for '
+                        'it.', instance=instance)
+            return
         LOG.info('Defined the libvirt secret %s of the vTPM from the key '
                  'manager.', secret_uuid, instance=instance)
 
-    def incoming_done(self, instance):
-        """post_live_migration_at_destination: keep only what nova keeps.
+    def _secret_to_fetch(self, instance, migrate_data):
+        """(uuid, security) if this host must read the secret, else None.
+
+        Not when the source sent the value, nor when nova sends nothing
+        about a vTPM; also for a source that left the value out while this
+        host uses ``rpc`` (an older source of ours).
+        """
+        if (migrate_data is None or not migrate_data.has_vtpm or
+                migrate_data.has_vtpm_secret_data):
+            return None
+        secret = _secret_of(instance)
+        if secret is None or not (self.enabled or
+                                  migrate_data.vtpm_secret_uuid):
+            return None
+        return secret
+
+    def post_live_migration_at_destination(self, instance):
+        """The guest runs here: keep only what nova keeps.
 
         nova undefines the libvirt secret of ``user`` and ``deployment``
         guests once they run; only ``host`` secrets stay defined.
         """
         self._pending.pop(instance.uuid, None)
+        self._arrivals.pop(instance.uuid, None)
         secret = _secret_of(instance)
         if self.enabled and secret is not None and secret[1] != 'host':
             self._host.delete_secret('vtpm', instance.uuid)
 
-    def rollback_incoming(self, instance):
-        """rollback_live_migration_at_destination: leave nothing here."""
+    def rollback_live_migration_at_destination(self, instance):
+        """Leave nothing here; never raise (nova's error must surface)."""
+        with self._lock:
+            self._rollbacks[instance.uuid] = time.monotonic()
         self._pending.pop(instance.uuid, None)
         if self.enabled and _secret_of(instance) is not None:
-            self._host.delete_secret('vtpm', instance.uuid)
+            self._forget_arrival(instance.uuid)
+
+    def _forget_arrival(self, uuid):
+        """Undefine an incoming guest's secret; the periodic task retries."""
+        try:
+            self._host.delete_secret('vtpm', uuid)
+        except Exception as e:
+            self._arrivals.setdefault(uuid, time.monotonic())
+            LOG.warning('Could not remove the vTPM secret of instance '
+                        '%(uuid)s (%(detail)s); the periodic resource update '
+                        'will retry.',
+                        {'uuid': uuid, 'detail': keymgr.detail(e)})
+        else:
+            self._arrivals.pop(uuid, None)
 
     # Live migration, source side.
 
-    def heal_source(self, context, instance):
-        """Before check_can_live_migrate_source: re-create a lost secret.
+    @contextlib.contextmanager
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data):
+        """Around check_can_live_migrate_source: heal, then strip.
 
-        A ``host`` secret missing here (host rebuilt) is defined again from
-        the key manager, so nova's own lookup finds it instead of failing.
+        Before nova: a ``host`` secret missing here (host rebuilt) is
+        defined again from the key manager, so nova's own lookup finds it.
+        After nova: the value leaves the data when the destination said it
+        reads the secret itself, and always when a check failed (nova's
+        error notification carries the data).
         """
+        announced = bool(dest_check_data.obj_attr_is_set('vtpm_secret_uuid')
+                         and dest_check_data.vtpm_secret_uuid)
+        failed = True
+        try:
+            self._heal(context, instance)
+            yield
+            failed = False
+        finally:
+            if failed or (announced and self.enabled):
+                if _drop_value(dest_check_data) and not failed:
+                    LOG.debug('vTPM secret value left out of the migrate '
+                              'data; the destination reads it from the key '
+                              'manager.', instance=instance)
+
+    def _heal(self, context, instance):
         secret = self._lost_host_secret(instance)
         if secret is None:
             return
@@ -217,20 +306,10 @@ class VTPMGuard(object):
             return None
         return secret
 
-    def strip(self, instance, migrate_data):
-        """After check_can_live_migrate_source: the value stays here."""
-        if (self.enabled and 'vtpm_secret_value' in migrate_data and
-                migrate_data.vtpm_secret_value is not None):
-            migrate_data.vtpm_secret_value = None
-            LOG.debug('vTPM secret value left out of the migrate data; the '
-                      'destination reads it from the key manager.',
-                      instance=instance)
-        return migrate_data
-
     # Cold migration and resize.
 
-    def check_cold_migration(self, context, instance, flavor):
-        """migrate_disk_and_power_off: refuse before the guest stops.
+    def migrate_disk_and_power_off(self, context, instance, flavor):
+        """Refuse before the guest stops if the secret cannot be read.
 
         The destination will read the secret with these credentials (or the
         nova service user's) when it starts the guest; check that it can.
@@ -239,7 +318,7 @@ class VTPMGuard(object):
         if self.enabled and secret is not None:
             self._read(context, instance, *secret)
 
-    def define_for_start(self, context, instance):
+    def guest_starting(self, context, instance):
         """finish_migration / finish_revert_migration: define the secret.
 
         A missing ``host`` secret is defined from the key manager, so nova's
@@ -258,8 +337,8 @@ class VTPMGuard(object):
             return
         self._define(instance, secret_uuid, security, value)
 
-    def moved_away(self, instance, migration):
-        """confirm_migration on the source: the guest lives elsewhere now.
+    def confirm_migration(self, instance, migration):
+        """On the source: the guest lives elsewhere now.
 
         nova 34 removes a ``host`` secret only with the instance's disks,
         which a confirmed cold migration does not do on the source.
@@ -268,49 +347,133 @@ class VTPMGuard(object):
                 migration.source_compute != migration.dest_compute):
             self._host.delete_secret('vtpm', instance.uuid)
 
-    def destroyed(self, instance):
-        """destroy: the destination of a reverted resize keeps nothing.
+    def destroy(self, context, instance):
+        """A reverted resize's destination keeps nothing; a delete revokes.
 
-        With shared instance storage nova destroys the guest there without
-        its disks, and so without its ``host`` secret. A same-host revert
-        gets it back in finish_revert_migration (:meth:`define_for_start`).
+        With shared instance storage nova destroys the guest on the
+        destination of a reverted resize without its disks, and so without
+        its ``host`` secret. A same-host revert keeps it: the guest starts
+        again here, and stock nova needs no key manager for that.
         """
-        if (self.enabled and
-                instance.task_state == task_states.RESIZE_REVERTING):
-            self._host.delete_secret('vtpm', instance.uuid)
+        if not self.enabled:
+            return
+        if instance.task_state == task_states.RESIZE_REVERTING:
+            if not _same_host_resize(instance):
+                self._host.delete_secret('vtpm', instance.uuid)
+        elif instance.task_state == task_states.DELETING:
+            self._revoke(context, instance)
 
     # The read grant for host mode.
 
-    def grant_service_user(self, context, instance):
-        """Let the nova service user read a ``host`` secret (Barbican ACL).
+    def guest_started(self, context, instance):
+        """spawn, power_on, hard reboot, finish_(revert_)migration.
 
-        Called from spawn, power_on, hard reboot and finish_migration, while
-        the owner's context is (usually) at hand. Idempotent, best effort.
+        While the owner's context is (usually) at hand: grant the nova
+        service user read access to a ``host`` secret, or revoke an earlier
+        grant if the server left ``host`` mode. Best effort.
         """
-        secret = _secret_of(instance)
-        if (not self.enabled or not self._conf.xloud.vtpm_grant_service_user
-                or secret is None or secret[1] != 'host' or
-                self._km.backend not in keymgr.BARBICAN_BACKENDS):
+        if not self.enabled:
             return
+        secret = _secret_of(instance)
+        if (secret is not None and secret[1] == 'host' and
+                self._conf.xloud.vtpm_grant_service_user):
+            self._grant(context, instance, secret[0])
+        elif instance.system_metadata.get(GRANTEE_KEY):
+            self._revoke(context, instance)
+
+    def _grant(self, context, instance, secret_uuid):
         if context.project_id != instance.project_id:
             # Only the owner's project may change the ACL: an admin of
             # another project would be refused, so do not ask.
             return
-        user_id = self._nova_service_user_id()
-        if not user_id:
+        user_id = self._service_user_id()
+        previous = instance.system_metadata.get(GRANTEE_KEY)
+        if not user_id or user_id == previous:
             return
         try:
-            if self._km.grant_read(context, secret[0], user_id):
-                LOG.info('Granted the nova service user read access to vTPM '
-                         'secret %s.', secret[0], instance=instance)
+            self._km.set_readers(context, secret_uuid, add=user_id,
+                                 remove=[previous] if previous else [])
         except Exception as e:
             LOG.warning('Could not grant the nova service user read access '
                         'to vTPM secret %(uuid)s with these credentials '
                         '(%(detail)s); migrations requested by another '
                         'project will be refused until the owner starts or '
                         'hard-reboots the server.',
-                        {'uuid': secret[0], 'detail': keymgr.detail(e)},
+                        {'uuid': secret_uuid, 'detail': keymgr.detail(e)},
                         instance=instance)
+            return
+        instance.system_metadata[GRANTEE_KEY] = user_id
+        LOG.info('Granted the nova service user read access to vTPM secret '
+                 '%s.', secret_uuid, instance=instance)
+
+    def _revoke(self, context, instance):
+        """Remove the nova service user's grant recorded for ``instance``."""
+        grantee = instance.system_metadata.get(GRANTEE_KEY)
+        secret_uuid = instance.system_metadata.get('vtpm_secret_uuid')
+        if not grantee:
+            return
+        if not secret_uuid:
+            # nova deleted the secret, and its ACL with it.
+            del instance.system_metadata[GRANTEE_KEY]
+            return
+        if context.project_id != instance.project_id:
+            detail = "only the owner's project may change the ACL"
+        else:
+            try:
+                self._km.set_readers(context, secret_uuid, remove=[grantee])
+                detail = None
+            except Exception as e:
+                detail = keymgr.summary(e)
+        if detail is not None:
+            LOG.warning('The nova service user (%(user)s) keeps read access '
+                        'to vTPM secret %(uuid)s: these credentials cannot '
+                        'revoke it (%(detail)s). The owner revokes it by '
+                        'starting the server, or by: openstack acl user '
+                        'remove --user %(user)s --operation-type read '
+                        '<barbican>/v1/secrets/%(uuid)s',
+                        {'user': grantee, 'uuid': secret_uuid,
+                         'detail': detail}, instance=instance)
+            return
+        del instance.system_metadata[GRANTEE_KEY]
+        LOG.info('Revoked the nova service user read access to vTPM secret '
+                 '%s.', secret_uuid, instance=instance)
+
+    # Periodic.
+
+    def update_available_resource(self):
+        """Drop what migrations that ended unseen left here.
+
+        Pre-checked values older than :data:`PENDING_TTL`, and the secrets
+        defined for a live migration whose guest never arrived (its source
+        stopped mid-migration, or rolled back while this host prepared).
+        """
+        now = time.monotonic()
+        for uuid, pending in list(self._pending.items()):
+            if pending.expires <= now:
+                self._pending.pop(uuid, None)
+        for uuid, when in list(self._rollbacks.items()):
+            if when + PENDING_TTL <= now:
+                self._rollbacks.pop(uuid, None)
+        if self._arrivals:
+            self._sweep_arrivals()
+
+    def _sweep_arrivals(self):
+        ctxt = nova_context.get_admin_context()
+        for uuid in list(self._arrivals):
+            try:
+                instance = objects.Instance.get_by_uuid(ctxt, uuid)
+            except nova_exc.InstanceNotFound:
+                instance = None
+            if instance is not None and instance.host == self._conf.host:
+                self._arrivals.pop(uuid, None)  # it arrived
+            elif (instance is not None and
+                    instance.task_state == task_states.MIGRATING):
+                continue  # still on its way
+            else:
+                LOG.warning('Removing the vTPM secret of instance %s: it was '
+                            'defined here for a live migration that ended '
+                            'elsewhere.', uuid)
+                self._forget_arrival(uuid)
 
     # Helpers.
 
@@ -345,26 +508,24 @@ class VTPMGuard(object):
 
     def _readers(self, context, security):
         if security in ('deployment', 'host'):
-            service = self._nova_service_context()
+            service = self._service_context()
             if service is not None:
                 yield 'the nova service user', service
         if security in ('host', 'user'):
             yield 'the requester', context
 
-    @staticmethod
-    def _nova_service_context():
+    def _service_context(self):
         try:
-            return nova_context.get_nova_service_user_context()
+            return self._km.service_context()
         except Exception as e:
             LOG.warning('No nova service user context (%s); check '
                         '[service_user].', keymgr.detail(e))
             return None
 
-    def _nova_service_user_id(self):
-        if self._service_user_id is None:
-            service = self._nova_service_context()
-            self._service_user_id = service and service.user_id
-        return self._service_user_id
+    def _service_user_id(self):
+        # Not cached: a rotated [service_user] is granted on the next start.
+        service = self._service_context()
+        return service and service.user_id
 
     def _define(self, instance, secret_uuid, security, value):
         # As nova: only host-mode secrets are persistent and readable.
@@ -373,17 +534,18 @@ class VTPMGuard(object):
                                  uuid=secret_uuid, ephemeral=not keep,
                                  private=not keep)
 
-    def purge(self):
-        """Drop the pre-checked values older than :data:`PENDING_TTL`.
 
-        Runs before each pre-check and from the driver's periodic resource
-        update, so that a value whose migration never came (its source died
-        after the check) does not stay in memory until the next pre-check.
-        """
-        now = time.monotonic()
-        for uuid, pending in list(self._pending.items()):
-            if pending.expires <= now:
-                self._pending.pop(uuid, None)
+def _drop_value(migrate_data):
+    """Remove the secret value from ``migrate_data``; True if it held one.
+
+    The UUID stays, so that nova's cleanup still sees a vTPM migration.
+    """
+    if (migrate_data is not None and
+            migrate_data.obj_attr_is_set('vtpm_secret_value') and
+            migrate_data.vtpm_secret_value is not None):
+        migrate_data.vtpm_secret_value = None
+        return True
+    return False
 
 
 def _secret_of(instance, flavor=None):
@@ -395,3 +557,17 @@ def _secret_of(instance, flavor=None):
     if not secret_uuid:
         return None
     return secret_uuid, nova_vtpm.get_instance_tpm_secret_security(flavor)
+
+
+def _same_host_resize(instance):
+    """Whether the resize being reverted stayed on one host."""
+    migration_context = instance.migration_context
+    if migration_context is None:
+        return False
+    try:
+        migration = objects.Migration.get_by_id(
+            nova_context.get_admin_context(),
+            migration_context.migration_id)
+    except nova_exc.MigrationNotFound:
+        return False
+    return migration.source_compute == migration.dest_compute

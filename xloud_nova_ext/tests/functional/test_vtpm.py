@@ -369,9 +369,12 @@ class HostModeLiveMigrationTest(VTPMTestBase):
         # As if the source had died after the destination's confirmed
         # pre-check: nobody will call pre_live_migration or roll back.
         instance = self.instance(server)
-        with guard.destination_check(self.owner_context(), instance) as check:
-            check.bind(objects.LibvirtLiveMigrateData())
-        guard.confirm(instance)
+        with guard.check_source_migrate_data_at_dest(
+                self.owner_context(), instance,
+                objects.LibvirtLiveMigrateData(
+                    vtpm_secret_uuid=self.secret_uuid(server),
+                    vtpm_secret_value=None)):
+            pass
         self.secret_values.append(guard._pending[server['id']].value)
         self.computes['dest'].manager.update_available_resource(
             nova_context.get_admin_context())

@@ -94,25 +94,30 @@ class VtpmBarbicanMigrationTest(base.IntegrationTestCase):
         dom = guests.start_guest(self.open(self.a), guests.domain_xml(
             'tpm-guest', uuid=instance.uuid, vtpm_secret=secret_uuid))
         # Our spawn hook: the owner grants the nova service user.
-        vtpm.VTPMGuard(self.host_a).grant_service_user(self.owner, instance)
+        vtpm.VTPMGuard(self.host_a, CONF).guest_started(self.owner, instance)
         return instance, dom, value
 
     def prepare_destination(self, instance, define=True):
         """The live-migration hooks on B and A, as the admin requests it."""
-        guard_b = vtpm.VTPMGuard(self.host_b)
-        with guard_b.destination_check(self.admin, instance) as check:
-            check_data = check.bind(objects.LibvirtLiveMigrateData())
-        # Source: nova puts the value in; our hook takes it out again.
-        secret = self.host_a.find_secret('vtpm', instance.uuid)
-        data = objects.LibvirtLiveMigrateData(
-            vtpm_secret_uuid=secret.UUIDString())
-        data.vtpm_secret_value_bytes = secret.value()
-        data = vtpm.VTPMGuard(self.host_a).strip(instance, data)
-        self.assertIsNone(data.vtpm_secret_value)
-        guard_b.confirm(instance)
-        guard_b.end_check(check_data)
+        guard_a = vtpm.VTPMGuard(self.host_a, CONF)
+        guard_b = vtpm.VTPMGuard(self.host_b, CONF)
+        check_data = guard_b.check_can_live_migrate_destination(
+            instance, objects.LibvirtLiveMigrateData())
+        # Source: nova puts the value in; our hook takes it out again, as
+        # B announced it reads the secret itself.
+        with guard_a.check_can_live_migrate_source(self.admin, instance,
+                                                   check_data):
+            secret = self.host_a.find_secret('vtpm', instance.uuid)
+            check_data.vtpm_secret_uuid = secret.UUIDString()
+            check_data.vtpm_secret_value_bytes = secret.value()
+        self.assertIsNone(check_data.vtpm_secret_value)
+        with guard_b.check_source_migrate_data_at_dest(
+                self.admin, instance, check_data):
+            pass
         if define:
-            guard_b.define_incoming(self.admin, instance, data)
+            with guard_b.pre_live_migration(self.admin, instance,
+                                            check_data):
+                pass
 
     def swtpm_pids(self, host):
         return [p for p in host.pids() if process.comm(p) == 'swtpm']

@@ -41,7 +41,7 @@ class OptionsTest(testtools.TestCase):
 
     def test_defaults(self):
         xloud = self.conf.conf.xloud
-        self.assertEqual('barbican', xloud.vtpm_secret_transport)
+        self.assertEqual('auto', xloud.vtpm_secret_transport)
         self.assertTrue(xloud.cpu_precheck)
         self.assertTrue(xloud.block_migration_disk_preflight)
 

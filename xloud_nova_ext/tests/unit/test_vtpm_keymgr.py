@@ -26,9 +26,13 @@ from castellan.common import exception as castellan_exc
 import fixtures
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1.identity import v3
+from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import token_endpoint
+import nova.conf
+from nova import service_auth
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
+from requests_mock.contrib import fixture as rm_fixture
 import testtools
 
 from xloud_nova_ext.conf import vtpm as vtpm_conf
@@ -117,14 +121,20 @@ class FakeSession(object):
         return self.answer
 
 
+def private_conf(test):
+    """A ConfigOpts of our own: [xloud], and castellan's via KeyManager."""
+    conf = test.useFixture(config_fixture.Config(cfg.ConfigOpts()))
+    conf.register_opt(cfg.StrOpt('host', default='cmp1'))
+    conf.register_opts(vtpm_conf.OPTS, group='xloud')
+    return conf
+
+
 class KeyManagerTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
-        self.conf.register_opt(cfg.StrOpt('backend'), group='key_manager')
-        self.conf.register_opts(vtpm_conf.OPTS, group='xloud')
-        self.km = keymgr.KeyManager('cmp1', self.conf.conf)
+        self.conf = private_conf(self)
+        self.km = keymgr.KeyManager(self.conf.conf)
 
     def answer(self, answer):
         sess = FakeSession(answer)
@@ -144,6 +154,19 @@ class KeyManagerTest(testtools.TestCase):
                                     self.km.check_enabled)
             self.assertIn(backend.rsplit('.', 1)[-1], str(err))
 
+    def test_castellan_options_are_registered_its_public_way(self):
+        # castellan.options.set_defaults: [barbican] and the service token.
+        self.assertIsNone(self.conf.conf.barbican.barbican_endpoint)
+        self.assertFalse(self.conf.conf.barbican.send_service_user_token)
+        self.assertIn('barbican_service_user', self.conf.conf)
+
+    def test_refusal_names_this_host_as_nova_does(self):
+        self.conf.config(host='compute-7')
+        self.conf.config(backend='vault', group='key_manager')
+        err = self.assertRaises(exception.KeyManagerDisabled,
+                                self.km.check_enabled)
+        self.assertIn('Host compute-7 ', str(err))
+
     def test_read_is_one_payload_request(self):
         sess = self.answer(FakeResponse(200, b'c2VjcmV0'))
         self.assertEqual(b'c2VjcmV0', self.km.read(None, 'uuid'))
@@ -151,7 +174,6 @@ class KeyManagerTest(testtools.TestCase):
         self.assertEqual('http://barbican:9311/v1/secrets/uuid/payload', url)
         self.assertEqual('application/octet-stream',
                          kwargs['headers']['Accept'])
-        self.assertEqual(10.0, kwargs['timeout'])
         self.assertFalse(kwargs['raise_exc'])
 
     def test_http_status_outcomes(self):
@@ -197,20 +219,16 @@ class SilentServerTest(testtools.TestCase):
         self.server.listen(8)
         self.endpoint = 'http://127.0.0.1:%d' % self.server.getsockname()[1]
         self.context = FakeContext(token_endpoint.Token(self.endpoint, 't'))
-        self.conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
-        self.conf.register_opt(cfg.StrOpt('backend'), group='key_manager')
-        self.conf.register_opts(vtpm_conf.OPTS, group='xloud')
-        self.km = keymgr.KeyManager('cmp1', self.conf.conf)
-        # The first session registers castellan's [barbican] options.
-        self.km._session(self.context)
+        self.conf = private_conf(self)
+        self.km = keymgr.KeyManager(self.conf.conf)
         self.conf.config(vtpm_key_manager_timeout=0.3, group='xloud')
         self.conf.config(barbican_endpoint=self.endpoint, group='barbican')
 
     def test_grant_read_gives_up_after_the_timeout(self):
         # grant_read runs inside spawn: it must not block it for ever.
         start = time.monotonic()
-        self.assertRaises(ks_exc.ConnectTimeout, self.km.grant_read,
-                          self.context, 'uuid', 'nova-user')
+        self.assertRaises(ks_exc.ConnectTimeout, self.km.set_readers,
+                          self.context, 'uuid', add='nova-user')
         self.assertLess(time.monotonic() - start, 5)
 
     def test_token_request_gives_up_after_the_timeout(self):
@@ -223,4 +241,135 @@ class SilentServerTest(testtools.TestCase):
         err = self.assertRaises(keymgr.KeyManagerReadError, self.km.read,
                                 FakeContext(auth), 'uuid')
         self.assertEqual(keymgr.UNREACHABLE, err.outcome)
+        self.assertLess(time.monotonic() - start, 5)
+
+
+class TLSTest(testtools.TestCase):
+    """The [barbican] TLS settings reach every session (castellan's)."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = private_conf(self)
+        self.km = keymgr.KeyManager(self.conf.conf)
+        self.conf.config(barbican_endpoint='https://barbican:9311',
+                         group='barbican')
+        self.context = FakeContext(token_endpoint.Token(
+            'https://barbican:9311', 't'))
+
+    def verify(self):
+        sess, _endpoint, _version = self.km._session(self.context)
+        return sess.verify
+
+    def test_verification_is_on_by_default(self):
+        self.assertIs(True, self.verify())
+
+    def test_configured_ca_is_used(self):
+        self.conf.config(verify_ssl_path='/etc/ssl/barbican-ca.pem',
+                         group='barbican')
+        self.assertEqual('/etc/ssl/barbican-ca.pem', self.verify())
+
+    def test_off_only_when_configured_off(self):
+        self.conf.config(verify_ssl=False,
+                         verify_ssl_path='/etc/ssl/barbican-ca.pem',
+                         group='barbican')
+        self.assertIs(False, self.verify())
+
+    def test_service_user_session_verifies_too(self):
+        self.conf.config(verify_ssl_path='/etc/ssl/barbican-ca.pem',
+                         group='barbican')
+        sess = self.km._bounded(token_endpoint.Token('https://x', 't'))
+        self.assertEqual('/etc/ssl/barbican-ca.pem', sess.verify)
+
+
+KEYSTONE = 'http://keystone.test/v3'
+BARBICAN = 'http://barbican.test:9311'
+
+
+def _token_body():
+    return {'token': {
+        'methods': ['password'], 'expires_at': '2999-01-01T00:00:00Z',
+        'issued_at': '2026-01-01T00:00:00Z',
+        'user': {'id': 'nova-id', 'name': 'nova',
+                 'domain': {'id': 'default', 'name': 'Default'}},
+        'project': {'id': 'service-id', 'name': 'service',
+                    'domain': {'id': 'default', 'name': 'Default'}},
+        'roles': [{'id': 'r', 'name': 'service'}],
+        'catalog': [{'type': 'key-manager', 'id': 'km', 'endpoints': [
+            {'interface': 'public', 'region': 'RegionOne',
+             'region_id': 'RegionOne', 'url': BARBICAN, 'id': 'e'}]}]}}
+
+
+def service_user_conf(test, auth_url):
+    """nova's CONF with [service_user] password credentials."""
+    conf = test.useFixture(config_fixture.Config(nova.conf.CONF))
+    conf.register_opts(ks_loading.get_auth_plugin_conf_options('v3password'),
+                       group='service_user')
+    conf.config(auth_type='v3password', auth_url=auth_url, username='nova',
+                password='p', user_domain_id='default',
+                project_name='service', project_domain_id='default',
+                group='service_user')
+    return conf
+
+
+class ServiceUserTest(testtools.TestCase):
+    """The nova service user: one token, reused, every request bounded.
+
+    The HTTP edge (keystone and Barbican) is requests-mock; the auth
+    plugin is the real keystoneauth password plugin nova loads from
+    [service_user].
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.conf = service_user_conf(self, KEYSTONE)
+        self.conf.config(backend='barbican', group='key_manager')
+        self.conf.config(barbican_endpoint_type='public', group='barbican')
+        service_auth.reset_globals()
+        self.addCleanup(service_auth.reset_globals)
+        self.http = self.useFixture(rm_fixture.Fixture())
+        self.http.post(KEYSTONE + '/auth/tokens', status_code=201,
+                       json=_token_body(), headers={'X-Subject-Token': 'tk'})
+        self.http.get(BARBICAN + '/v1/secrets/uuid/payload',
+                      content=b'c2VjcmV0')
+        self.km = keymgr.KeyManager(nova.conf.CONF)
+
+    def token_requests(self):
+        return [r for r in self.http.request_history
+                if r.url.endswith('/auth/tokens')]
+
+    def test_token_is_reused_across_reads(self):
+        for _ in range(3):
+            service = self.km.service_context()
+            self.assertEqual('nova-id', service.user_id)
+            self.assertEqual(b'c2VjcmV0', self.km.read(service, 'uuid'))
+        self.assertEqual(1, len(self.token_requests()))
+
+    def test_every_request_carries_the_timeout(self):
+        self.conf.config(vtpm_key_manager_timeout=2.5, group='xloud')
+        self.km.read(self.km.service_context(), 'uuid')
+        self.assertEqual(2, len(self.http.request_history))
+        for request in self.http.request_history:
+            self.assertEqual(2.5, request.timeout, request.url)
+
+
+class SilentKeystoneTest(testtools.TestCase):
+    """A keystone that accepts connections and never answers."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(20, gentle=True))
+        self.server = socket.socket()
+        self.addCleanup(self.server.close)
+        self.server.bind(('127.0.0.1', 0))
+        self.server.listen(8)
+        url = 'http://127.0.0.1:%d/v3' % self.server.getsockname()[1]
+        self.conf = service_user_conf(self, url)
+        self.conf.config(vtpm_key_manager_timeout=0.3, group='xloud')
+        service_auth.reset_globals()
+        self.addCleanup(service_auth.reset_globals)
+        self.km = keymgr.KeyManager(nova.conf.CONF)
+
+    def test_who_the_service_user_is_gives_up_after_the_timeout(self):
+        start = time.monotonic()
+        self.assertRaises(ks_exc.ConnectTimeout, self.km.service_context)
         self.assertLess(time.monotonic() - start, 5)

@@ -26,6 +26,7 @@ Each refuses a doomed migration before any memory or disk is copied, with a
 :class:`nova.exception.MigrationPreCheckError` that names cause and fix.
 """
 
+import nova.conf
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
@@ -35,6 +36,7 @@ from xloud_nova_ext import disk
 from xloud_nova_ext import exception
 from xloud_nova_ext import vtpm
 
+CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -43,7 +45,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
-        self._vtpm = vtpm.VTPMGuard(self._host)
+        self._vtpm = vtpm.VTPMGuard(self._host, CONF)
         self._disk = disk.DiskGuard(self._host)
         self._cpu = cpu.CPUGuard(self._host)
 
@@ -52,13 +54,14 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def init_host(self, host):
         super().init_host(host)
         self._disk.init_host(host)
+        self._vtpm.init_host()
         self._cpu.init_host(host)
 
     def get_available_resource(self, nodename):
         # Periodic: drop disk reservations and pre-checked vTPM values of
         # migrations that ended unseen.
         self._disk.prune()
-        self._vtpm.purge()
+        self._vtpm.update_available_resource()
         data = super().get_available_resource(nodename)
         self._cpu.update_available_resource(data)
         return data
@@ -67,12 +70,12 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def spawn(self, context, instance, *args, **kwargs):
         super().spawn(context, instance, *args, **kwargs)
-        self._vtpm.grant_service_user(context, instance)
+        self._vtpm.guest_started(context, instance)
         self._cpu.guest_started(instance)
 
     def power_on(self, context, instance, *args, **kwargs):
         super().power_on(context, instance, *args, **kwargs)
-        self._vtpm.grant_service_user(context, instance)
+        self._vtpm.guest_started(context, instance)
         self._cpu.guest_started(instance)
 
     def reboot(self, context, instance, network_info, reboot_type,
@@ -80,7 +83,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         super().reboot(context, instance, network_info, reboot_type,
                        *args, **kwargs)
         if reboot_type == 'HARD':
-            self._vtpm.grant_service_user(context, instance)
+            self._vtpm.guest_started(context, instance)
         self._cpu.guest_started(instance)
 
     def resume_state_on_host_boot(self, context, instance, *args, **kwargs):
@@ -97,33 +100,27 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._cpu.check_can_live_migrate_destination(
             instance, src_compute_info)
         disk_mb = self._disk.available_mb()
-        with self._vtpm.destination_check(context, instance) as vtpm_check:
-            data = vtpm_check.bind(super().check_can_live_migrate_destination(
-                context, instance, src_compute_info, *args, **kwargs))
+        data = super().check_can_live_migrate_destination(
+            context, instance, src_compute_info, *args, **kwargs)
+        data = self._vtpm.check_can_live_migrate_destination(instance, data)
         return self._disk.publish(data, disk_mb)
 
-    def check_source_migrate_data_at_dest(self, ctxt, instance,
+    @exception.as_precheck_error
+    def check_source_migrate_data_at_dest(self, ctxt, instance, migrate_data,
                                           *args, **kwargs):
-        data = super().check_source_migrate_data_at_dest(
-            ctxt, instance, *args, **kwargs)
-        self._vtpm.confirm(instance)
-        return data
-
-    def cleanup_live_migration_destination_check(self, context,
-                                                 dest_check_data):
-        super().cleanup_live_migration_destination_check(
-            context, dest_check_data)
-        self._vtpm.end_check(dest_check_data)
+        with self._vtpm.check_source_migrate_data_at_dest(
+                ctxt, instance, migrate_data):
+            return super().check_source_migrate_data_at_dest(
+                ctxt, instance, migrate_data, *args, **kwargs)
 
     @exception.as_precheck_error
     def pre_live_migration(self, context, instance, block_device_info,
                            network_info, disk_info, migrate_data):
-        with self._disk.reservation(instance, migrate_data, disk_info):
-            data = super().pre_live_migration(
-                context, instance, block_device_info, network_info,
-                disk_info, migrate_data)
-            self._vtpm.define_incoming(context, instance, migrate_data)
-            return data
+        with self._vtpm.pre_live_migration(context, instance, migrate_data):
+            with self._disk.reservation(instance, migrate_data, disk_info):
+                return super().pre_live_migration(
+                    context, instance, block_device_info, network_info,
+                    disk_info, migrate_data)
 
     def post_live_migration_at_destination(self, context, instance,
                                            *args, **kwargs):
@@ -132,7 +129,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                 context, instance, *args, **kwargs)
         finally:
             self._disk.release(instance.uuid, 'migration completed')
-        self._vtpm.incoming_done(instance)
+        self._vtpm.post_live_migration_at_destination(instance)
 
     def rollback_live_migration_at_destination(self, context, instance,
                                                *args, **kwargs):
@@ -141,7 +138,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                 context, instance, *args, **kwargs)
         finally:
             self._disk.release(instance.uuid, 'migration rolled back')
-            self._vtpm.rollback_incoming(instance)
+            self._vtpm.rollback_live_migration_at_destination(instance)
 
     # Live migration, source.
 
@@ -149,11 +146,12 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
                                       block_device_info=None):
-        self._vtpm.heal_source(context, instance)
-        data = super().check_can_live_migrate_source(
-            context, instance, dest_check_data, block_device_info)
-        self._disk.check_source(instance, data, block_device_info)
-        return self._vtpm.strip(instance, data)
+        with self._vtpm.check_can_live_migrate_source(
+                context, instance, dest_check_data):
+            data = super().check_can_live_migrate_source(
+                context, instance, dest_check_data, block_device_info)
+            self._disk.check_source(instance, data, block_device_info)
+        return data
 
     def get_instance_disk_info(self, instance, block_device_info=None):
         return self._disk.annotate(super().get_instance_disk_info(
@@ -165,7 +163,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    *args, **kwargs):
-        self._vtpm.check_cold_migration(context, instance, flavor)
+        self._vtpm.migrate_disk_and_power_off(context, instance, flavor)
         self._disk.check_cold(
             instance, dest, self.get_host_ip_addr(),
             lambda: self.get_instance_disk_info(instance, block_device_info))
@@ -175,21 +173,22 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def finish_migration(self, context, migration, instance,
                          *args, **kwargs):
-        self._vtpm.define_for_start(context, instance)
+        self._vtpm.guest_starting(context, instance)
         super().finish_migration(context, migration, instance,
                                  *args, **kwargs)
-        self._vtpm.grant_service_user(context, instance)
+        self._vtpm.guest_started(context, instance)
         self._cpu.guest_started(instance)
 
     def finish_revert_migration(self, context, instance, *args, **kwargs):
-        self._vtpm.define_for_start(context, instance)
+        self._vtpm.guest_starting(context, instance)
         super().finish_revert_migration(context, instance, *args, **kwargs)
+        self._vtpm.guest_started(context, instance)
         self._cpu.guest_started(instance)
 
     def confirm_migration(self, context, migration, instance, network_info):
         super().confirm_migration(context, migration, instance, network_info)
-        self._vtpm.moved_away(instance, migration)
+        self._vtpm.confirm_migration(instance, migration)
 
     def destroy(self, context, instance, *args, **kwargs):
         super().destroy(context, instance, *args, **kwargs)
-        self._vtpm.destroyed(instance)
+        self._vtpm.destroy(context, instance)
