@@ -112,8 +112,8 @@ class KeyManagerDisabled(MigrationRefused):
     code = 'xloud.vtpm.key_manager_disabled'
     msg_fmt = ("Host %(host)s cannot read vTPM secrets from Barbican: its "
                "[key_manager] backend is %(backend)s.")
-    fix_fmt = ("Set it to barbican, or [xloud] vtpm_secret_transport = auto "
-               "(nova's own path with that key manager).")
+    fix_fmt = ("Set it to barbican, or [xloud] vtpm_secret_transport = "
+               "auto.")
 
 
 class KeyManagerUnreachable(MigrationRefused):
