@@ -66,6 +66,7 @@ Related options:
         'vtpm_key_manager_timeout',
         default=10.0,
         min=0.1,
+        max=3600.0,
         help="""
 Seconds to wait for each request of the vTPM transfer to Barbican or to
 keystone (the nova service user's token, the requester's catalog): reads in

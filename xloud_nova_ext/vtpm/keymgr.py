@@ -30,6 +30,8 @@ Every failure becomes one of four refusals with a stable code; the value of
 a secret is never logged or put into an exception.
 """
 
+import math
+
 from barbicanclient import client as barbican_client
 from barbicanclient import exceptions as barbican_exc
 from castellan.common import exception as castellan_exc
@@ -44,6 +46,7 @@ from nova import service_auth
 from oslo_log import log as logging
 import requests
 
+from xloud_nova_ext.conf import vtpm as vtpm_conf
 from xloud_nova_ext import exception
 
 CONF = nova.conf.CONF
@@ -56,6 +59,8 @@ BARBICAN_BACKENDS = (
 )
 
 _DETAIL_MAX = 240
+_TIMEOUT_OPT = [o for o in vtpm_conf.OPTS
+                if o.name == 'vtpm_key_manager_timeout'][0]
 
 # Outcomes of one read attempt, see classify().
 MISSING = 'missing'
@@ -224,9 +229,24 @@ class KeyManager(object):
         """
         bconf = self._conf.barbican
         verify = bconf.verify_ssl and (bconf.verify_ssl_path or True)
-        return ks_session.Session(
-            auth=auth, verify=verify,
-            timeout=self._conf.xloud.vtpm_key_manager_timeout)
+        return ks_session.Session(auth=auth, verify=verify,
+                                  timeout=self.timeout)
+
+    @property
+    def timeout(self):
+        """``[xloud] vtpm_key_manager_timeout``, a finite number of seconds.
+
+        oslo.config's bounds let ``nan`` through; a session with it would
+        fail every request as if Barbican were down.
+        """
+        timeout = self._conf.xloud.vtpm_key_manager_timeout
+        if math.isfinite(timeout):
+            return timeout
+        default = _TIMEOUT_OPT.default
+        LOG.warning('[xloud] vtpm_key_manager_timeout = %(bad)s is not a '
+                    'number of seconds; using %(default)s.',
+                    {'bad': timeout, 'default': default})
+        return default
 
     def _session(self, context):
         """A keystoneauth session, the Barbican endpoint and API version.

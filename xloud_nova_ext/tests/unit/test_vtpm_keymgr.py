@@ -373,3 +373,20 @@ class SilentKeystoneTest(testtools.TestCase):
         start = time.monotonic()
         self.assertRaises(ks_exc.ConnectTimeout, self.km.service_context)
         self.assertLess(time.monotonic() - start, 5)
+
+
+class TimeoutOptionTest(testtools.TestCase):
+
+    def test_not_a_number_falls_back_to_the_default(self):
+        # oslo.config's min/max let 'nan' through; requests would fail with
+        # it as if Barbican were down.
+        conf = private_conf(self)
+        conf.config(vtpm_key_manager_timeout=float('nan'), group='xloud')
+        km = keymgr.KeyManager(conf.conf)
+        self.assertEqual(10.0, km._bounded(None).timeout)
+
+    def test_infinity_is_refused_by_its_bound(self):
+        conf = private_conf(self)
+        self.assertRaises(ValueError, conf.config,
+                          vtpm_key_manager_timeout=float('inf'),
+                          group='xloud')
