@@ -237,7 +237,7 @@ class VTPMGuard(object):
         self._arrivals.pop(instance.uuid, None)
         secret = _secret_of(instance)
         if self.enabled and secret is not None and secret[1] != 'host':
-            self._host.delete_secret('vtpm', instance.uuid)
+            self._undefine(instance.uuid)
 
     def rollback_live_migration_at_destination(self, instance):
         """Leave nothing here; never raise (nova's error must surface)."""
@@ -249,16 +249,26 @@ class VTPMGuard(object):
 
     def _forget_arrival(self, uuid):
         """Undefine an incoming guest's secret; the periodic task retries."""
+        if self._undefine(uuid):
+            self._arrivals.pop(uuid, None)
+        else:
+            self._arrivals.setdefault(uuid, time.monotonic())
+
+    def _undefine(self, uuid):
+        """Remove the libvirt secret of instance ``uuid``; True if done.
+
+        Cleanup runs after nova's own work succeeded or in its error path:
+        its failure is logged, never raised over nova's result.
+        """
         try:
             self._host.delete_secret('vtpm', uuid)
+            return True
         except Exception as e:
-            self._arrivals.setdefault(uuid, time.monotonic())
             LOG.warning('Could not remove the vTPM secret of instance '
-                        '%(uuid)s (%(detail)s); the periodic resource update '
-                        'will retry.',
+                        '%(uuid)s from libvirt (%(detail)s); remove it with '
+                        '"virsh secret-undefine" if it stays.',
                         {'uuid': uuid, 'detail': keymgr.detail(e)})
-        else:
-            self._arrivals.pop(uuid, None)
+            return False
 
     # Live migration, source side.
 
@@ -345,7 +355,7 @@ class VTPMGuard(object):
         """
         if (self.enabled and
                 migration.source_compute != migration.dest_compute):
-            self._host.delete_secret('vtpm', instance.uuid)
+            self._undefine(instance.uuid)
 
     def destroy(self, context, instance):
         """A reverted resize's destination keeps nothing; a delete revokes.
@@ -359,7 +369,7 @@ class VTPMGuard(object):
             return
         if instance.task_state == task_states.RESIZE_REVERTING:
             if not _same_host_resize(instance):
-                self._host.delete_secret('vtpm', instance.uuid)
+                self._undefine(instance.uuid)
         elif instance.task_state == task_states.DELETING:
             self._revoke(context, instance)
 

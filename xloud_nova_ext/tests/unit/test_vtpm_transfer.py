@@ -663,3 +663,27 @@ class RefusalTextTest(testtools.TestCase):
             self.assertLessEqual(len(text), VISIBLE, text)
             self.assertIn(' Fix: ', text)
             self.assertNotIn(VALUE.decode(), text)
+
+
+class CleanupNeverFailsTest(GuardTestBase):
+    """A failed secret cleanup never fails what nova already did."""
+
+    def setUp(self):
+        super().setUp()
+
+        def broken(*args):
+            raise RuntimeError('libvirt went away')
+        self.host.delete_secret = broken
+
+    def test_after_the_guest_arrived(self):
+        self.guard.post_live_migration_at_destination(
+            make_instance('deployment'))
+
+    def test_after_a_confirmed_migration(self):
+        self.guard.confirm_migration(make_instance(), objects.Migration(
+            source_compute='cmp1', dest_compute='cmp2'))
+
+    def test_after_a_revert(self):
+        instance = make_instance()
+        instance.task_state = task_states.RESIZE_REVERTING
+        self.guard.destroy(self.requester, instance)
