@@ -236,11 +236,12 @@ class KeyManager(object):
     def timeout(self):
         """``[xloud] vtpm_key_manager_timeout``, a finite number of seconds.
 
-        oslo.config's bounds let ``nan`` through; a session with it would
-        fail every request as if Barbican were down.
+        oslo.config's bounds let ``nan`` through, and an empty value reads
+        as None; a session with either would fail every request as if
+        Barbican were down, or wait for ever.
         """
         timeout = self._conf.xloud.vtpm_key_manager_timeout
-        if math.isfinite(timeout):
+        if timeout is not None and math.isfinite(timeout):
             return timeout
         default = _TIMEOUT_OPT.default
         LOG.warning('[xloud] vtpm_key_manager_timeout = %(bad)s is not a '

@@ -385,6 +385,13 @@ class TimeoutOptionTest(testtools.TestCase):
         km = keymgr.KeyManager(conf.conf)
         self.assertEqual(10.0, km._bounded(None).timeout)
 
+    def test_empty_falls_back_to_the_default(self):
+        # 'vtpm_key_manager_timeout =' in a file reads as None.
+        conf = private_conf(self)
+        conf.config(vtpm_key_manager_timeout=None, group='xloud')
+        km = keymgr.KeyManager(conf.conf)
+        self.assertEqual(10.0, km._bounded(None).timeout)
+
     def test_infinity_is_refused_by_its_bound(self):
         conf = private_conf(self)
         self.assertRaises(ValueError, conf.config,
