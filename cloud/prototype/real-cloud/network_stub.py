@@ -1,0 +1,43 @@
+
+
+"""A stand-in for the network API, named as the fake it is.
+
+The embedded cloud has no neutron server (nova's computes use nova's
+NeutronFixture in-process). Tempest still calls the network API from the
+catalog when it cleans up dynamic credentials: it lists and deletes the
+project's security groups. This answers those calls with an empty world and
+everything else with 404, so a test never passes by talking to it.
+"""
+
+import json
+
+EMPTY_LISTS = {
+    '/v2.0/security-groups': 'security_groups',
+    '/v2.0/security-group-rules': 'security_group_rules',
+    '/v2.0/networks': 'networks',
+    '/v2.0/subnets': 'subnets',
+    '/v2.0/ports': 'ports',
+    '/v2.0/routers': 'routers',
+    '/v2.0/floatingips': 'floatingips',
+    '/v2.0/extensions': 'extensions',
+}
+
+
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '').rstrip('/')
+    if path.endswith('.json'):
+        path = path[:-len('.json')]
+    if environ['REQUEST_METHOD'] == 'GET' and path in EMPTY_LISTS:
+        status, body = '200 OK', {EMPTY_LISTS[path]: []}
+    elif environ['REQUEST_METHOD'] == 'GET' and path in ('', '/v2.0'):
+        status, body = '200 OK', {'versions': [
+            {'id': 'v2.0', 'status': 'CURRENT', 'links': []}]}
+    else:
+        status, body = '404 Not Found', {'NeutronError': {
+            'type': 'NotFound', 'detail': '',
+            'message': 'the embedded cloud has no network service: '
+                       '%s %s' % (environ['REQUEST_METHOD'], path)}}
+    data = json.dumps(body).encode()
+    start_response(status, [('Content-Type', 'application/json'),
+                            ('Content-Length', str(len(data)))])
+    return [data]
