@@ -14,12 +14,12 @@
 import itertools
 import time
 
-import testtools
 
 from xloud_harness import poll
+from xloud_harness import testing
 
 
-class WaitUntilTest(testtools.TestCase):
+class WaitUntilTest(testing.TestCase):
 
     def test_returns_the_first_true_value(self):
         values = iter([None, 0, 'ready', 'later'])

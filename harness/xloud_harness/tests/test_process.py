@@ -16,12 +16,12 @@ import socket
 import sys
 
 import fixtures
-import testtools
 
 from xloud_harness import process
+from xloud_harness import testing
 
 
-class ServiceTest(testtools.TestCase):
+class ServiceTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-import testtools
+from xloud_harness import testing
 
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.admin_guide import refusals
@@ -87,7 +87,7 @@ def missing(parts, text):
     return [p for p in parts if ' '.join(p.split()) not in text]
 
 
-class BuiltGuideTest(testtools.TestCase):
+class BuiltGuideTest(testing.TestCase):
 
     @classmethod
     def tearDownClass(cls):

@@ -28,7 +28,8 @@ import sys
 import zipfile
 
 import fixtures
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.tests import requirements
 
@@ -56,7 +57,7 @@ def _record_hash(path):
     return 'sha256=' + base64.urlsafe_b64encode(digest).rstrip(b'=').decode()
 
 
-class InstalledDriverTest(testtools.TestCase):
+class InstalledDriverTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -19,7 +19,7 @@ source, fast, on every unit run.
 import ast
 import os
 
-import testtools
+from xloud_harness import testing
 
 from xloud_nova_ext.tests.admin_guide import refusals
 
@@ -46,7 +46,7 @@ def codes_in_source():
     return codes - BASE_CODES
 
 
-class RefusalsIncludeTest(testtools.TestCase):
+class RefusalsIncludeTest(testing.TestCase):
 
     def test_include_is_fresh(self):
         with open(refusals.INCLUDE) as f:

@@ -17,7 +17,8 @@ import os
 import textwrap
 
 import fixtures
-import testtools
+
+from xloud_harness import testing
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -87,7 +88,7 @@ GOOD = '''\
 '''
 
 
-class CheckZuulTest(testtools.TestCase):
+class CheckZuulTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()

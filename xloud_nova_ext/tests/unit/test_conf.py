@@ -18,7 +18,8 @@ import tempfile
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext import conf
 
@@ -26,7 +27,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 
-class OptionsTest(testtools.TestCase):
+class OptionsTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -61,7 +62,7 @@ class OptionsTest(testtools.TestCase):
         self.assertIn('vtpm_secret_transport', str(err))
 
 
-class GeneratorTest(testtools.TestCase):
+class GeneratorTest(testing.TestCase):
 
     def test_entry_point_names_our_options(self):
         # What oslo-config-generator and the docs extension load.

@@ -19,9 +19,9 @@ table), and libvirt's own answers through an embedded real libvirt
 
 import random
 
-import testtools
 
 from xloud_harness import fake_cpu
+from xloud_harness import testing
 
 from xloud_nova_ext.cpu import baseline
 from xloud_nova_ext.cpu import compare
@@ -133,7 +133,7 @@ def random_hosts(rng, count, models=INTEL, vendor='Intel'):
     return hosts
 
 
-class LibvirtBaselineTest(testtools.TestCase):
+class LibvirtBaselineTest(testing.TestCase):
     """Against libvirt's real CPU maps (an embedded QEMU driver)."""
 
     def setUp(self):

@@ -20,9 +20,9 @@ import subprocess
 import sys
 
 import fixtures
-import testtools
 
 from xloud_harness import fake_cpu
+from xloud_harness import testing
 
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext.cpu import compare
@@ -35,7 +35,7 @@ SKY = ("<cpu><arch>x86_64</arch><model>Skylake-Client</model>"
 CASCADE = SKY.replace('Skylake-Client', 'Cascadelake-Server')
 
 
-class ToolTestCase(testtools.TestCase):
+class ToolTestCase(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -205,7 +205,7 @@ class UnverifiedTest(test_cpu_compare.FakeLibvirtTestCase, ToolTestCase):
         self.assertIn('cpu_models = Skylake-Client', out)
 
 
-class StartupTest(testtools.TestCase):
+class StartupTest(testing.TestCase):
 
     def test_the_tool_does_not_import_nova(self):
         # It runs on an operator's workstation: start-up must stay fast and

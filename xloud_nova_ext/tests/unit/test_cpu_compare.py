@@ -14,9 +14,8 @@
 
 import importlib
 
-import testtools
-
 from xloud_harness import fake_cpu
+from xloud_harness import testing
 
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import xmlcpu
@@ -24,7 +23,7 @@ from xloud_nova_ext.tests.fixtures import cpu_defs
 from xloud_nova_ext.tests import requirements
 
 
-class FakeLibvirtTestCase(testtools.TestCase):
+class FakeLibvirtTestCase(testing.TestCase):
     """nova's Host and our code use fakelibvirt, as under nova's fixture."""
 
     def setUp(self):
@@ -99,7 +98,7 @@ class CompareTest(FakeLibvirtTestCase):
                           self.connection(), xmlcpu.CPUDef.make(None), 'kvm')
 
 
-class LibvirtModuleTest(testtools.TestCase):
+class LibvirtModuleTest(testing.TestCase):
 
     def test_constants_are_libvirts(self):
         try:

@@ -17,9 +17,9 @@ import os
 
 import fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
-import testtools
 
 from xloud_harness import fake_cpu
+from xloud_harness import testing
 
 from xloud_nova_ext.cpu import inputs
 from xloud_nova_ext.cpu import xmlcpu
@@ -32,7 +32,7 @@ CPU_INFO = {'arch': 'x86_64', 'model': 'Skylake-Client', 'vendor': 'Intel',
             'features': ['vmx', 'pcid']}
 
 
-class FilesTest(testtools.TestCase):
+class FilesTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -134,7 +134,7 @@ class FilesTest(testtools.TestCase):
             'odd.json', {'hypervisor_hostname': 'a', 'cpu_info': '{"x": 1}'})
 
 
-class URITest(testtools.TestCase):
+class URITest(testing.TestCase):
 
     def test_unreachable_uri_is_a_one_line_input_error(self):
         e = self.assertRaises(exception.BaselineInputError, inputs.read_uri,

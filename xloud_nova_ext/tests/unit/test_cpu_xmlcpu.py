@@ -12,11 +12,11 @@
 
 """CPU definitions: reading libvirt's and nova's forms, writing ours."""
 
-import testtools
+from xloud_harness import testing
 
 from xloud_nova_ext.cpu import xmlcpu
 
-# Excerpts of what libvirt 9.0 printed on a TCG host (DESIGN.md hosts).
+# Excerpts of what libvirt 9.0 printed on a TCG host (an integration host).
 DOMCAPS = """<domainCapabilities>
   <path>/usr/bin/qemu-system-x86_64</path>
   <domain>qemu</domain>
@@ -65,7 +65,7 @@ INCOMPATIBLE = ('the CPU is incompatible with host CPU: Host CPU does not '
                 'sse4.2')
 
 
-class ReadTest(testtools.TestCase):
+class ReadTest(testing.TestCase):
 
     def test_domcaps_host_model_keeps_policies(self):
         cpu = xmlcpu.host_model(xmlcpu.parse_xml(DOMCAPS))
@@ -123,7 +123,7 @@ class ReadTest(testtools.TestCase):
                           "policy='maybe' name='a'/></cpu></domain>")
 
 
-class GuestXMLTest(testtools.TestCase):
+class GuestXMLTest(testing.TestCase):
 
     def test_guest_xml_is_custom_exact_forbid_fallback_without_vendor(self):
         cpu = xmlcpu.domain_cpu(DOMAIN)
@@ -168,7 +168,7 @@ class GuestXMLTest(testtools.TestCase):
         self.assertRaises(xmlcpu.CPUDefError, xmlcpu.to_guest_xml, cpu)
 
 
-class CompactTest(testtools.TestCase):
+class CompactTest(testing.TestCase):
 
     def test_round_trip(self):
         cpu = xmlcpu.CPUDef.make('Cascadelake-Server', {
@@ -189,7 +189,7 @@ class CompactTest(testtools.TestCase):
             self.assertRaises(xmlcpu.CPUDefError, xmlcpu.decode, text)
 
 
-class NovaFormsTest(testtools.TestCase):
+class NovaFormsTest(testing.TestCase):
 
     def test_cpu_info(self):
         cpu = xmlcpu.from_cpu_info({'arch': 'x86_64', 'model': 'Penryn',
@@ -226,7 +226,7 @@ class NovaFormsTest(testtools.TestCase):
         self.assertEqual({'hle'}, cpu.disabled)
 
 
-class IncompatibilityTextTest(testtools.TestCase):
+class IncompatibilityTextTest(testing.TestCase):
 
     def test_missing_features(self):
         missing, forbidden, detail = xmlcpu.parse_incompatibility(

@@ -23,9 +23,10 @@ from nova import objects
 from oslo_concurrency import processutils
 from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
-import testtools
 
 import nova.conf
+
+from xloud_harness import testing
 
 from xloud_nova_ext.disk import guard
 from xloud_nova_ext.disk import need
@@ -58,7 +59,7 @@ class FakeHost(object):
         return FakeGuest(self.xml)
 
 
-class GuardTestCase(testtools.TestCase):
+class GuardTestCase(testing.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -16,7 +16,8 @@ import os
 
 import fixtures
 from oslo_serialization import jsonutils
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.disk import need
 from xloud_nova_ext.disk import space
@@ -29,7 +30,7 @@ GiB = disk_fx.GiB
 HEADROOM = 8 * MiB
 
 
-class RealImagesTestCase(testtools.TestCase):
+class RealImagesTestCase(testing.TestCase):
     """A source host's instance directory and image cache of real images.
 
     A qcow2 root disk over a raw base, a sparse raw ephemeral disk, a qcow2
@@ -191,7 +192,7 @@ def _disk(**overrides):
     return disk
 
 
-class ParseDiskInfoTest(testtools.TestCase):
+class ParseDiskInfoTest(testing.TestCase):
 
     def assertInvalid(self, text, detail):
         err = self.assertRaises(exception.DiskInfoInvalid,
@@ -256,7 +257,7 @@ class ParseDiskInfoTest(testtools.TestCase):
                           disks, '/d/u', '/d/_base', 0, lambda path: False)
 
 
-class DomainXMLTest(testtools.TestCase):
+class DomainXMLTest(testing.TestCase):
 
     def test_local_file_disks_without_volumes(self):
         xml = disk_fx.domain_xml([('/i/u/disk', 'qcow2', 'vda'),
@@ -272,7 +273,7 @@ class DomainXMLTest(testtools.TestCase):
                          need.local_disk_paths(xml, {'vdb'}))
 
 
-class FormatTest(testtools.TestCase):
+class FormatTest(testing.TestCase):
 
     def test_fmt_bytes(self):
         self.assertEqual('0 bytes', need.fmt_bytes(0))

@@ -17,7 +17,8 @@ import threading
 import time
 
 import fixtures
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.disk import reservations
 from xloud_nova_ext.disk import space
@@ -33,7 +34,7 @@ def nothing_written(path):
     return None
 
 
-class LedgerTest(testtools.TestCase):
+class LedgerTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -107,7 +108,7 @@ class LedgerTest(testtools.TestCase):
         self.assertEqual(1 * MiB, self.ledger.in_flight(allocated)[0])
 
 
-class ConcurrencyTest(testtools.TestCase):
+class ConcurrencyTest(testing.TestCase):
     """Many migrations checked at once: no two may share the same bytes."""
 
     THREADS = 12

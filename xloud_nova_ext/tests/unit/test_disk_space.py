@@ -17,7 +17,8 @@ import os
 import subprocess
 
 import fixtures
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.disk import need
 from xloud_nova_ext.disk import space
@@ -51,7 +52,7 @@ class SmallExt4(fixtures.Fixture):
         os.chmod(self.path, 0o777)
 
 
-class LocalFSTest(testtools.TestCase):
+class LocalFSTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -110,7 +111,7 @@ class LocalFSTest(testtools.TestCase):
         self.assertIsNone(space.LocalFS.allocated(path + '.missing'))
 
 
-class CheckFitsTest(testtools.TestCase):
+class CheckFitsTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -149,7 +150,7 @@ class CheckFitsTest(testtools.TestCase):
                       'host dest', text)
 
 
-class ProbeTest(testtools.TestCase):
+class ProbeTest(testing.TestCase):
     """The cold-migration probe, run by a real sh as ssh would run it."""
 
     def setUp(self):

@@ -12,12 +12,13 @@
 
 
 from nova import exception as nova_exc
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext import exception
 
 
-class RefusalTextTest(testtools.TestCase):
+class RefusalTextTest(testing.TestCase):
 
     def test_text_has_code_cause_and_fix(self):
         err = exception.CPUIncompatible(

@@ -33,7 +33,8 @@ from nova import service_auth
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from requests_mock.contrib import fixture as rm_fixture
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.conf import vtpm as vtpm_conf
 from xloud_nova_ext import exception
@@ -55,7 +56,7 @@ def castellan_error_from(original):
         return wrapped
 
 
-class ClassifyTest(testtools.TestCase):
+class ClassifyTest(testing.TestCase):
 
     def test_not_found(self):
         self.assertEqual(keymgr.MISSING, keymgr.classify(
@@ -129,7 +130,7 @@ def private_conf(test):
     return conf
 
 
-class KeyManagerTest(testtools.TestCase):
+class KeyManagerTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -207,7 +208,7 @@ class FakeContext(object):
         return self.auth
 
 
-class SilentServerTest(testtools.TestCase):
+class SilentServerTest(testing.TestCase):
     """A key manager that accepts connections and never answers."""
 
     def setUp(self):
@@ -244,7 +245,7 @@ class SilentServerTest(testtools.TestCase):
         self.assertLess(time.monotonic() - start, 5)
 
 
-class TLSTest(testtools.TestCase):
+class TLSTest(testing.TestCase):
     """The [barbican] TLS settings reach every session (castellan's)."""
 
     def setUp(self):
@@ -311,7 +312,7 @@ def service_user_conf(test, auth_url):
     return conf
 
 
-class ServiceUserTest(testtools.TestCase):
+class ServiceUserTest(testing.TestCase):
     """The nova service user: one token, reused, every request bounded.
 
     The HTTP edge (keystone and Barbican) is requests-mock; the auth
@@ -352,7 +353,7 @@ class ServiceUserTest(testtools.TestCase):
             self.assertEqual(2.5, request.timeout, request.url)
 
 
-class SilentKeystoneTest(testtools.TestCase):
+class SilentKeystoneTest(testing.TestCase):
     """A keystone that accepts connections and never answers."""
 
     def setUp(self):
@@ -375,7 +376,7 @@ class SilentKeystoneTest(testtools.TestCase):
         self.assertLess(time.monotonic() - start, 5)
 
 
-class TimeoutOptionTest(testtools.TestCase):
+class TimeoutOptionTest(testing.TestCase):
 
     def test_not_a_number_falls_back_to_the_default(self):
         # oslo.config's min/max let 'nan' through; requests would fail with

@@ -25,7 +25,8 @@ import nova.conf
 from nova import context as nova_context
 from nova import objects
 from oslo_config import fixture as config_fixture
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext import exception
 from xloud_nova_ext.vtpm import keymgr
@@ -114,7 +115,7 @@ def migrate_data(value=None, uuid=SECRET):
                                           vtpm_secret_value=value)
 
 
-class GuardTestBase(testtools.TestCase):
+class GuardTestBase(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -635,7 +636,7 @@ class GrantTest(GuardTestBase):
                       logs.output)
 
 
-class RefusalTextTest(testtools.TestCase):
+class RefusalTextTest(testing.TestCase):
     """The whole text, fix included, survives nova's 255-character cut."""
 
     HOST = 'compute-0042.rack17'

@@ -27,9 +27,9 @@ import sys
 import tempfile
 import urllib.request
 
-import testtools
 
 from xloud_harness import process
+from xloud_harness import testing
 
 READY = 'The cloud keeps running'
 
@@ -63,7 +63,7 @@ def _listening(port):
     return False
 
 
-class LifecycleTest(testtools.TestCase):
+class LifecycleTest(testing.TestCase):
 
     def test_ctrl_c_leaves_nothing_behind(self):
         tmp = tempfile.mkdtemp(prefix='xloud-lifecycle-')

@@ -13,7 +13,7 @@
 
 import json
 
-import testtools
+from xloud_harness import testing
 
 from xloud_migration_cloud import network_stub
 
@@ -29,7 +29,7 @@ def call(method, path):
     return seen['status'], json.loads(body)
 
 
-class NetworkStubTest(testtools.TestCase):
+class NetworkStubTest(testing.TestCase):
 
     def test_security_groups_of_any_project_are_empty(self):
         status, body = call('GET', '/v2.0/security-groups')

@@ -19,9 +19,9 @@ import sys
 
 import fixtures
 from subunit import v2
-import testtools
 
 from xloud_harness import results
+from xloud_harness import testing
 
 from xloud_migration_cloud import report
 
@@ -58,7 +58,7 @@ def parse(events):
     return report._scenarios(collector.outcomes())
 
 
-class ReportTest(testtools.TestCase):
+class ReportTest(testing.TestCase):
 
     def test_scenario_row_shows_the_verification_report(self):
         verified = {'type': 'live-migration', 'source_host': 'cmp1',

@@ -10,15 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-import testtools
-
 from tempest.lib import decorators
 
 from xloud_tempest_plugin.common import console
 from xloud_tempest_plugin import config as xloud_config
+from xloud_tempest_plugin.tests.unit import base
 
 
-class TestNewOutput(testtools.TestCase):
+class TestNewOutput(base.TestCase):
 
     @decorators.idempotent_id('ade4c33a-711a-4c4f-a780-2f7f01efd6e6')
     def test_appended_output(self):
@@ -53,7 +52,7 @@ def default(name):
                 if o.name == name)
 
 
-class TestDefaultPatterns(testtools.TestCase):
+class TestDefaultPatterns(base.TestCase):
 
     def _matches(self, line):
         return console.matching_lines(line,

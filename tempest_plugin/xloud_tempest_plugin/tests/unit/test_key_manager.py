@@ -14,7 +14,6 @@ from unittest import mock
 
 import fixtures
 from oslo_serialization import jsonutils as json
-import testtools
 
 from tempest.lib import decorators
 from tempest.lib import exceptions as lib_exc
@@ -22,6 +21,7 @@ from tempest.tests.lib import fake_auth_provider
 from tempest.tests.lib import fake_http
 
 from xloud_tempest_plugin.services import key_manager
+from xloud_tempest_plugin.tests.unit import base
 
 SECRET_UUID = '3016223a-b41f-4769-b044-71ba2de1f2b6'
 SECRET = {'name': 'vTPM secret for instance i-1', 'status': 'ACTIVE',
@@ -29,7 +29,7 @@ SECRET = {'name': 'vTPM secret for instance i-1', 'status': 'ACTIVE',
           SECRET_UUID}
 
 
-class TestSecretsClient(testtools.TestCase):
+class TestSecretsClient(base.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -174,7 +174,7 @@ class TestSkipChecksWithoutBarbicanPlugin(base.TestCase):
         self.assertIn('barbican-tempest-plugin is not installed', str(e))
 
 
-class TestScenarioDecorations(testtools.TestCase):
+class TestScenarioDecorations(base.TestCase):
 
     @decorators.idempotent_id('c3ef6f4c-bba3-4065-811b-2e8f94190605')
     def test_every_scenario_is_multinode_with_a_docstring(self):

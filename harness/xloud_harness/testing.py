@@ -1,0 +1,42 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""The base test case of every tier: a test past its time fails by name.
+
+``OS_TEST_TIMEOUT`` (seconds; tox.ini sets it for every tier) bounds each
+test. Past it the test fails with ``fixtures.TimeoutException`` under its
+own id, and the run goes on, instead of hanging the whole tier.
+"""
+
+import os
+
+import fixtures
+import testtools
+
+
+def test_timeout():
+    """``OS_TEST_TIMEOUT`` in seconds; 0 (no limit) when unset or invalid."""
+    try:
+        return max(0, int(float(os.environ.get('OS_TEST_TIMEOUT', 0))))
+    except ValueError:
+        return 0
+
+
+class TestCase(testtools.TestCase):
+    """testtools' TestCase bounded by ``OS_TEST_TIMEOUT``."""
+
+    def setUp(self):
+        super().setUp()
+        timeout = test_timeout()
+        if timeout:
+            self.useFixture(fixtures.Timeout(timeout, gentle=True))
