@@ -14,81 +14,26 @@
 """Print what every tier of a CI run did, then one closing line.
 
 Reads the tier list written by tools/run-tests.sh (``name exit-code
-seconds``). A tier with a stestr repository (``.stestr-<name>``), or a
-subunit v2 stream beside the list (``<name>.subunit``, the main job's
-Tempest run), is counted test by test; any other tier counts as one check.
-The last line reads ``N passed, N failed, N skipped``.
+seconds``). A tier with a subunit v2 stream beside the list
+(``<name>.subunit``: what ``stestr last --subunit`` printed after the tier,
+or the main job's Tempest run) is counted test by test; any other tier
+counts as one check. The last line reads ``N passed, N failed, N skipped``.
 """
 
 import os
 import sys
 
-import subunit
-import testtools
-
-REPO_DIR = '.stestr-%s'
-
-
-def _last_run(tier):
-    repo = os.path.join(REPO_DIR % tier, '.stestr')
-    try:
-        with open(os.path.join(repo, 'next-stream')) as f:
-            last = int(f.read()) - 1
-    except (OSError, ValueError):
-        return None
-    path = os.path.join(repo, str(last))
-    return path if os.path.exists(path) else None
+# The harness's subunit reader needs only python-subunit and testtools,
+# which the tools virtualenv has: use it from the tree.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'harness'))
+from xloud_harness import results  # noqa: E402
 
 
-class _Outcomes(testtools.TestResult):
-    """The last outcome of every test id in a (subunit v1) stream."""
-
-    def __init__(self):
-        super().__init__()
-        self.outcomes = {}
-
-    def _set(self, test, outcome):
-        self.outcomes[test.id()] = outcome
-
-    def addSuccess(self, test, details=None):
-        self._set(test, 'passed')
-
-    def addExpectedFailure(self, test, err=None, details=None):
-        self._set(test, 'passed')
-
-    def addSkip(self, test, reason=None, details=None):
-        self._set(test, 'skipped')
-
-    def addFailure(self, test, err=None, details=None):
-        self._set(test, 'failed')
-
-    addError = addFailure
-    addUnexpectedSuccess = addFailure
-
-
-def count_tests(stream_path, version=1):
-    """Return {passed, failed, skipped} counts of one subunit stream.
-
-    stestr keeps each run as a subunit v1 stream; ``tempest run --subunit``
-    writes v2.
-    """
-    result = _Outcomes()
+def count_tests(stream_path):
+    """{passed, failed, skipped} of one subunit v2 stream."""
     with open(stream_path, 'rb') as f:
-        if version == 1:
-            subunit.ProtocolTestCase(f).run(result)
-        else:
-            stream = testtools.StreamToExtendedDecorator(result)
-            stream.startTestRun()
-            subunit.ByteStreamToStreamResult(f).run(stream)
-            stream.stopTestRun()
-    counts = {'passed': 0, 'failed': 0, 'skipped': 0}
-    for test_id, outcome in result.outcomes.items():
-        # A class fixture that worked is not a test of its own.
-        if outcome == 'passed' and test_id.endswith(
-                ('setUpClass', 'tearDownClass')):
-            continue
-        counts[outcome] += 1
-    return counts
+        return results.counts(results.read(f).outcomes())
 
 
 def main(tiers_file):
@@ -99,13 +44,9 @@ def main(tiers_file):
         rows = [line.split() for line in f if line.strip()]
     for name, rc, secs in rows:
         rc = int(rc)
-        stream, version = _last_run(name), 1
-        v2_stream = os.path.join(os.path.dirname(tiers_file),
-                                 name + '.subunit')
-        if os.path.exists(v2_stream):
-            stream, version = v2_stream, 2
-        if stream:
-            counts = count_tests(stream, version)
+        stream = os.path.join(os.path.dirname(tiers_file), name + '.subunit')
+        if os.path.exists(stream) and os.path.getsize(stream):
+            counts = count_tests(stream)
             # A tier that failed without a failing test (an import error,
             # a crash) still counts as a failure.
             if rc and not counts['failed']:
