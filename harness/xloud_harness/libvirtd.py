@@ -12,7 +12,7 @@
 
 """One libvirtd per host: its configuration, start and stop.
 
-The settings are DESIGN.md's, each there for a measured reason: QEMU runs
+Each setting is there for a measured reason: QEMU runs
 as root (else libvirt re-probes QEMU at every domain start, ~44 s), no
 security driver or cgroups (none to be had here), stdio to files (no
 virtlogd), and migration traffic on the host's own address.

@@ -156,7 +156,7 @@ class IdenticalHostsTest(CPUTestBase):
     """Two identical AMD EPYC hosts.
 
     Their hypervisor cannot offer one feature of the physical CPU (osvw),
-    like the TCG hosts of DESIGN.md.
+    like QEMU TCG hosts on an EPYC machine.
     """
 
     CPUS = {'src': fake_cpu.EPYC_HOST, 'dest': fake_cpu.EPYC_HOST}

@@ -15,8 +15,8 @@
 Each "host" is a libvirtd in its own network, mount and UTS namespaces, with
 its own /etc/libvirt, /run/libvirt, /var/lib/libvirt and friends, so that
 QEMU TCG guests really migrate between two daemons over TCP. See
-:mod:`.hosts` for the fixture API and DESIGN.md section 4 for the facts
-behind it. The tier needs root and the Debian packages installed by
-``tools/install-debian-deps.sh``; without them its tests skip (or fail under
-``XLOUD_TEST_REQUIRE_ALL=1``).
+:mod:`xloud_harness.hosts` for the fixture API and ``README.rst`` beside
+this file for the hosts' layout. The tier needs root and the Debian
+packages installed by ``tools/install-debian-deps.sh``; without them its
+tests skip (or fail under ``XLOUD_TEST_REQUIRE_ALL=1``).
 """

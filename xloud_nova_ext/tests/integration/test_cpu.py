@@ -13,9 +13,9 @@
 """The CPU pre-check and the baseline tool against two real libvirt hosts.
 
 Host B's libvirt is made to differ from A's by editing its cached QEMU
-capabilities (DESIGN.md): it then believes its QEMU lacks sse4.2 and
-popcnt, or a CPU model. The guard runs as in nova-compute, on the real
-connections: A records the CPU its running guest really has (the
+capabilities (``host.edit_qemu_caps``): it then believes its QEMU lacks
+sse4.2 and popcnt, or a CPU model. The guard runs as in nova-compute, on the
+real connections: A records the CPU its running guest really has (the
 migratable ``<cpu>``), B checks it.
 
 What "libvirt refuses" means here, measured on libvirt 9.0 / QEMU 7.2:
