@@ -22,14 +22,16 @@ least :data:`CASES`, and records the count in the directory named by
 import os
 
 import hypothesis
-import testtools
+
+from xloud_harness import testing
 
 #: Inputs per target; ``XLOUD_FUZZ_CASES`` raises it for a longer run.
 CASES = max(1000, int(os.environ.get('XLOUD_FUZZ_CASES', '1000')))
 COUNTS_ENV = 'XLOUD_FUZZ_COUNTS'
 
 
-class FuzzTestCase(testtools.TestCase):
+class FuzzTestCase(testing.TestCase):
+    """A fuzz target, bounded by OS_TEST_TIMEOUT as every test is."""
 
     def fuzz(self, strategy, check):
         """Call ``check(value)`` on at least CASES values of ``strategy``."""

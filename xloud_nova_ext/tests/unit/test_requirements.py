@@ -25,7 +25,8 @@ from barbicanclient.v1 import acls
 from castellan.key_manager import barbican_key_manager
 from packaging import requirements as pkg_requirements
 from packaging import version
-import testtools
+
+from xloud_harness import testing
 
 REQUIREMENTS = os.path.join(os.path.dirname(__file__), '..', '..', '..',
                             'requirements.txt')
@@ -68,7 +69,7 @@ def floors():
     return found
 
 
-class FloorTest(testtools.TestCase):
+class FloorTest(testing.TestCase):
 
     def test_floors_are_what_the_code_needs(self):
         found = floors()
