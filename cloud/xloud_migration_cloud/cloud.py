@@ -13,8 +13,10 @@
 
 """The embedded multinode cloud: real keystone, nova over real HTTP, Tempest.
 
-Everything binds to 127.0.0.1 and lives in one work directory; stopping the
-cloud stops every child process and (unless kept) removes that directory.
+Everything binds to 127.0.0.1 and lives in one work directory, the
+children's temporary files included (their TMPDIR is in it); stopping the
+cloud, at any point of its start, stops every child process and (unless
+kept) removes that directory.
 """
 
 import json
@@ -70,29 +72,49 @@ def _stderr(message):
 
 class EmbeddedCloud:
 
+    #: What the report says runs the guests: nova's fakelibvirt.
+    HYPERVISOR = 'fake'
+    COMPUTE_DRIVER = 'xloud.XloudLibvirtDriver'
+
     def __init__(self, workdir=None, progress=_stderr):
         self.own_workdir = workdir is None
-        self.workdir = workdir or tempfile.mkdtemp(prefix='xloud-cloud-')
-        os.makedirs(self.workdir, exist_ok=True)
+        self.workdir = workdir
         self.progress = progress
         self.services = []
         self.keystone = None
         self.barbican = None
         self.tempest = None
         self.urls = {}
+        self.nova = None
+
+    @property
+    def tmpdir(self):
+        return os.path.join(self.workdir, 'tmp')
+
+    def _env(self, **extra):
+        return dict(os.environ, TMPDIR=self.tmpdir, **extra)
 
     def _service(self, name, argv, port, ready_path='/', env=None,
                  timeout=60):
         service = process.Service(
             name, argv, os.path.join(self.workdir, name + '.log'), port=port,
-            ready_path=ready_path, env=env, timeout=timeout)
+            ready_path=ready_path, env=env or self._env(), timeout=timeout)
         self.services.append(service)
         return service.start()
 
+    def computes(self):
+        """The computes, for the report: all in the nova process here."""
+        pid = self.nova.proc.pid if self.nova and self.nova.proc else None
+        return [{'host': host, 'driver': self.COMPUTE_DRIVER, 'pid': pid}
+                for host in COMPUTES]
+
     def start(self):
+        if self.workdir is None:
+            self.workdir = tempfile.mkdtemp(prefix='xloud-cloud-')
+        os.makedirs(self.tmpdir, exist_ok=True)
         self.progress('starting keystone (sqlite, fernet) ...')
-        self.keystone = keystone_mod.Keystone(self.workdir).start()
-        self.services.append(self.keystone.service)
+        self.keystone = keystone_mod.Keystone(self.workdir, env=self._env())
+        self.keystone.start()
         ports = {name: process.free_port() for name in ('nova', 'network')}
         self.urls = {
             'identity': self.keystone.url,
@@ -138,7 +160,7 @@ class EmbeddedCloud:
         config_path = os.path.join(self.workdir, 'nova.json')
         with open(config_path, 'w') as f:
             json.dump(config, f)
-        self._service('nova', process.python_argv(
+        self.nova = self._service('nova', process.python_argv(
             'xloud_migration_cloud.nova_server', config_path), ports['nova'],
             timeout=180)
 
@@ -150,14 +172,20 @@ class EmbeddedCloud:
         return self
 
     def stop(self):
-        for service in reversed(self.services):
-            service.stop()
-        self.services = []
-        if self.barbican:
-            self.barbican.stop()
-            self.barbican = None
-        if self.own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        """Stop whatever has started so far and remove what it wrote."""
+        try:
+            for service in reversed(self.services):
+                service.stop()
+            self.services = []
+            if self.barbican:
+                self.barbican.stop()
+                self.barbican = None
+            if self.keystone:
+                self.keystone.stop()
+        finally:
+            if self.workdir:
+                shutil.rmtree(self.workdir if self.own_workdir
+                              else self.tmpdir, ignore_errors=True)
 
     def __enter__(self):
         try:

@@ -16,8 +16,9 @@
 Starts, on 127.0.0.1 only, a real keystone, nova 34's services with four
 computes running the Xloud driver and the compute API on real HTTP, then
 runs the Xloud Tempest plugin's migration scenarios against it and prints a
-verification table per scenario (plus an HTML report). Needs no OpenStack
-deployment. What is real and what is fake: doc/source/embedded-cloud.rst.
+verification table per scenario (plus an HTML and a JSON report). Needs no
+OpenStack deployment. What is real and what is fake:
+doc/source/embedded-cloud.rst.
 """
 
 import argparse
@@ -45,6 +46,10 @@ def _parser():
                         help='write the HTML report here (default: '
                              'xloud-migration-report.html in the current '
                              'directory)')
+    parser.add_argument('--json', metavar='PATH',
+                        help='write the JSON report here (default: '
+                             'xloud-migration-report.json beside the HTML '
+                             'report)')
     parser.add_argument('--subunit', metavar='PATH',
                         help='also keep the subunit v2 stream of the '
                              'Tempest run here (CI counts its tests)')
@@ -90,6 +95,8 @@ def main(argv=None):
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _terminate)
     html = os.path.abspath(args.html or 'xloud-migration-report.html')
+    json_path = os.path.abspath(args.json or os.path.join(
+        os.path.dirname(html), 'xloud-migration-report.json'))
     started = time.monotonic()
     cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
     rc = 0
@@ -108,8 +115,10 @@ def main(argv=None):
                 ws.run_argv(args.regex, args.concurrency),
                 cwd=ws.path, env=ws.env, stream_path=stream)
             print(report.table(tests))
-            if report.write_html(stream, html):
-                print('HTML report: %s' % html)
+            data = report.report_data(cloud.HYPERVISOR, cloud.computes(),
+                                      tests)
+            print('JSON report: %s' % report.write_json(data, json_path))
+            print('HTML report: %s' % report.write_html(data, html))
             if args.subunit:
                 shutil.copyfile(stream, args.subunit)
             if not tests:
@@ -124,6 +133,9 @@ def main(argv=None):
         print('\nstopping the cloud ...', file=sys.stderr)
         rc = rc or 130
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         cloud.stop()
     return rc
 

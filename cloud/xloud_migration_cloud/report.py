@@ -13,22 +13,26 @@
 
 """Run Tempest with a live progress line per test; report what happened.
 
-The subunit v2 stream of ``tempest run --subunit`` is saved (for
-``subunit2html`` and for later reading) and parsed as it arrives. Each
-migration scenario attaches its verification report (JSON details named
-``xloud-migration-<id>``); the table printed at the end shows, per
+The subunit v2 stream of ``tempest run --subunit`` is saved (for later
+reading) and parsed as it arrives. Each migration scenario attaches its
+verification report (JSON details named ``xloud-migration-<id>``): the
+move (kind, source, destination, seconds, guest pause) and each check the
+verifier made (name, ok, evidence). The table printed at the end shows, per
 scenario, where the server went, the final migration status, how long it
-took and the refusal code where a safeguard refused.
+took and the refusal code where a safeguard refused;
+``xloud-migration-report.json`` and the HTML page show every scenario with
+its checks and figures.
 """
 
 import dataclasses
+import html
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
+from xloud_harness import process
 from xloud_harness import results
 
 
@@ -91,11 +95,18 @@ def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):
     """
     collector = _Collector(out)
     with open(stream_path, 'wb') as saved:
+        # A session of its own: an interrupted run stops tempest's workers
+        # too.
         proc = subprocess.Popen(argv, cwd=cwd, env=env,
-                                stdout=subprocess.PIPE)
-        results.read(_Tee(proc.stdout, saved), collector,
-                     non_subunit_name='stdout')
-        rc = proc.wait()
+                                stdout=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            results.read(_Tee(proc.stdout, saved), collector,
+                         non_subunit_name='stdout')
+            rc = proc.wait()
+        finally:
+            process.stop_session(proc)
+            proc.stdout.close()
     rows = _scenarios(collector.tests.values())
     # tempest run --subunit exits 0 whatever the tests did: the stream says.
     if any(row.status == 'FAIL' for row in rows):
@@ -174,16 +185,151 @@ def table(tests):
     return '\n'.join(lines)
 
 
-def write_html(stream_path, html_path):
-    """subunit2html (os-testr) renders the saved stream, durations included.
+# The machine-readable report and the HTML page, from the same data. Generic:
+# whatever cloud ran the scenarios says its hypervisor and computes; the
+# scenarios come from the verifier's reports (subunit attachments
+# ``xloud-migration-*``). A figure the cloud or the verifier did not give is
+# None (null), never guessed.
 
-    Returns the path, or None when subunit2html is not installed.
+def _first(reports, *keys):
+    for r in reports:
+        for key in keys:
+            if r.get(key) is not None:
+                return r[key]
+    return None
+
+
+def _destination(reports):
+    for r in reports:
+        if r.get('destination'):
+            return r['destination']
+        mig = r.get('migration') or {}
+        # A refused move went nowhere: where it was asked to go.
+        dest = (r.get('requested_host') if r.get('refusal') else
+                mig.get('dest_compute')) or r.get('host')
+        if dest:
+            return dest
+    return None
+
+
+def scenario(test, figures=None):
+    """One scenario of the JSON report, from a test's outcome.
+
+    ``figures(report)`` may add what only the cloud knows about one move
+    (``qemu_downtime_ms`` from the source compute's log on a real
+    hypervisor); it returns a dict or None.
     """
-    tool = os.path.join(os.path.dirname(sys.executable), 'subunit2html')
-    if not os.path.exists(tool):
-        tool = shutil.which('subunit2html')
-    if not tool:
-        return None
-    subprocess.run([tool, stream_path, html_path], check=True,
-                   capture_output=True)
-    return html_path
+    reports = test.reports
+    extra = {}
+    for r in reports:
+        extra.update({k: v for k, v in ((figures(r) or {}) if figures
+                                        else {}).items() if v is not None})
+    checks = [{'name': c.get('name'), 'ok': c.get('ok'),
+               'evidence': c.get('evidence')}
+              for r in reports for c in r.get('checks') or ()]
+    if test.status == 'FAIL' and not any(c['ok'] is False for c in checks):
+        # The scenario failed outside the verifier's checks (setup, a
+        # timeout): that is a failed check of its own, with its reason.
+        checks.append({'name': 'scenario', 'ok': False,
+                       'evidence': test.reason or 'failed'})
+    seconds = _first(reports, 'seconds')
+    return {
+        'name': test.name,
+        'status': test.status,
+        'kind': _first(reports, 'kind', 'type'),
+        'source': _first(reports, 'source', 'source_host'),
+        'destination': _destination(reports),
+        'seconds': round(seconds if seconds is not None else test.seconds,
+                         3),
+        'qemu_downtime_ms': extra.get('qemu_downtime_ms',
+                                      _first(reports, 'qemu_downtime_ms')),
+        'guest_pause_ms': _first(reports, 'guest_pause_ms'),
+        'checks': checks,
+        'reason': test.reason or None,
+    }
+
+
+def report_data(hypervisor, computes, tests, figures=None):
+    """The whole report: ``{"hypervisor", "computes", "scenarios"}``."""
+    return {'hypervisor': hypervisor,
+            'computes': [{'host': c['host'], 'driver': c['driver'],
+                          'pid': c.get('pid')} for c in computes],
+            'scenarios': [scenario(t, figures) for t in tests]}
+
+
+def write_json(data, path):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write('\n')
+    os.rename(tmp, path)
+    return path
+
+
+_CHECK_WORD = {True: 'passed', False: 'failed', None: 'not verified'}
+_CSS = '''
+body { font-family: sans-serif; margin: 2em; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { border: 1px solid #bbb; padding: .3em .6em; text-align: left;
+         vertical-align: top; }
+.pass, .passed { color: #176117; } .FAIL, .failed { color: #a31515; }
+.skip, .not-verified { color: #7a5c00; }
+td.checks { font-size: 90%; }
+'''
+
+
+def _cell(value, unit=''):
+    if value is None:
+        return '<td>&mdash;</td>'
+    if isinstance(value, float):
+        value = '%.1f' % value
+    return '<td>%s%s</td>' % (html.escape(str(value)), unit)
+
+
+def render_html(data):
+    """The per-scenario report page."""
+    esc = html.escape
+    counts = {s: sum(sc['status'] == s for sc in data['scenarios'])
+              for s in ('pass', 'FAIL', 'skip')}
+    out = ['<!DOCTYPE html>', '<html><head><meta charset="utf-8">',
+           '<title>Xloud migration report</title>',
+           '<style>%s</style></head><body>' % _CSS,
+           '<h1>Xloud migration report</h1>',
+           '<p>Hypervisor: <b>%s</b>. %d passed, %d failed, %d skipped.</p>'
+           % (esc(str(data['hypervisor'])), counts['pass'], counts['FAIL'],
+              counts['skip']),
+           '<h2>Computes</h2>',
+           '<table><tr><th>host</th><th>driver</th><th>pid</th></tr>']
+    for c in data['computes']:
+        out.append('<tr>%s%s%s</tr>' % (
+            _cell(c['host']), _cell(c['driver']), _cell(c['pid'])))
+    out += ['</table>', '<h2>Scenarios</h2>',
+            '<table><tr><th>scenario</th><th>source</th><th>destination</th>'
+            '<th>kind</th><th>status</th><th>seconds</th>'
+            '<th>QEMU downtime</th><th>guest pause</th><th>checks</th></tr>']
+    for sc in data['scenarios']:
+        checks = ''.join(
+            '<li class="%s">%s: %s &mdash; %s</li>' % (
+                _CHECK_WORD[c['ok']].replace(' ', '-'), esc(str(c['name'])),
+                _CHECK_WORD[c['ok']], esc(str(c['evidence'] or '')))
+            for c in sc['checks'])
+        if not checks:
+            checks = esc(sc['reason'] or 'no check reported')
+        else:
+            checks = '<ul>%s</ul>' % checks
+        out.append(
+            '<tr><td>%s</td>%s%s%s<td class="%s">%s</td>%s%s%s'
+            '<td class="checks">%s</td></tr>' % (
+                esc(sc['name']), _cell(sc['source']),
+                _cell(sc['destination']), _cell(sc['kind']),
+                esc(sc['status']), esc(sc['status']), _cell(sc['seconds']),
+                _cell(sc['qemu_downtime_ms'], ' ms'),
+                _cell(sc['guest_pause_ms'], ' ms'), checks))
+    out += ['</table>', '</body></html>', '']
+    return '\n'.join(out)
+
+
+def write_html(data, path):
+    with open(path, 'w') as f:
+        f.write(render_html(data))
+    return path

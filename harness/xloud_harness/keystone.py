@@ -79,8 +79,9 @@ key_repository = {workdir}/credential-keys
 class Keystone:
     """Configure, bootstrap and serve keystone from ``workdir``."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, env=None):
         self.workdir = os.path.join(workdir, 'keystone')
+        self.env = dict(env or os.environ)
         self.port = port or process.free_port()
         self.url = 'http://127.0.0.1:%d/v3' % self.port
         self.conf = os.path.join(self.workdir, 'keystone.conf')
@@ -90,7 +91,8 @@ class Keystone:
         argv = [os.path.join(os.path.dirname(sys.executable),
                              'keystone-manage'),
                 '--config-file', self.conf] + list(args)
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              env=self.env)
         if proc.returncode:
             raise process.ServiceError(
                 'keystone-manage %s failed: %s' % (args[0],
@@ -109,13 +111,15 @@ class Keystone:
                      '--bootstrap-public-url', self.url,
                      '--bootstrap-internal-url', self.url,
                      '--bootstrap-admin-url', self.url)
-        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=self.conf)
+        env = dict(self.env, OS_KEYSTONE_CONFIG_FILES=self.conf)
+        # Known before it starts: whoever stops us stops it, at any point.
         self.service = process.Service(
             'keystone', process.python_argv(
                 'xloud_harness.wsgi', 'keystone.wsgi.api:application',
                 self.port),
             os.path.join(self.workdir, 'keystone.log'), port=self.port,
-            ready_path='/v3', env=env).start()
+            ready_path='/v3', env=env)
+        self.service.start()
         return self
 
     def stop(self):

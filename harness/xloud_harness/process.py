@@ -292,14 +292,28 @@ class Service:
 
     def stop(self, grace=10.0):
         """SIGTERM its session, SIGKILL after ``grace`` s; reap it."""
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
+        if self.proc is not None:
+            stop_session(self.proc, grace)
+
+
+def stop_session(proc, grace=10.0):
+    """Stop a child started with ``start_new_session=True``, and its own.
+
+    SIGTERM to its whole session, SIGKILL after ``grace`` seconds, then
+    reap it. Anything else left in the session is killed too.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            proc.wait()
+            break
+        try:
+            proc.wait(grace)
+            # Its children may outlive it in its process group.
+            os.killpg(proc.pid, signal.SIGKILL)
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            pass
+        break
+    proc.wait()

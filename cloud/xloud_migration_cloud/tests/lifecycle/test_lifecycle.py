@@ -13,10 +13,12 @@
 
 """The embedded cloud starts, answers and stops without leaving anything.
 
-Runs ``xloud-migration-demo --keep --no-tests`` as an operator would,
-waits until it prints the access details, checks that keystone, Barbican
-and nova answer on the printed endpoints, then presses Ctrl-C (SIGINT) and
-checks that no process, listening port or temporary directory is left.
+Runs ``xloud-migration-demo`` as an operator would and stops it at several
+points: Ctrl-C once it is up, SIGTERM or Ctrl-C while a service starts or
+while Tempest runs, and a service that fails to start. While it runs, a
+watcher records every process below it and every port they listen on;
+after it exits, none of them may be left, and the temporary directory it
+was given (its TMPDIR) must be empty.
 """
 
 import os
@@ -25,27 +27,32 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 
-
+from xloud_harness import poll
 from xloud_harness import process
 from xloud_harness import testing
 
 READY = 'The cloud keeps running'
 
 
-def _descendants(pid):
-    """PIDs of every live process below ``pid`` (from /proc)."""
+def _children():
+    """{ppid: [pid, ...]} of every process (from /proc)."""
     children = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
+    for pid in process.all_pids():
         try:
-            with open('/proc/%s/stat' % entry) as f:
+            with open('/proc/%d/stat' % pid) as f:
                 ppid = int(f.read().rsplit(')', 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(ppid, []).append(int(entry))
+        children.setdefault(ppid, []).append(pid)
+    return children
+
+
+def descendants(pid):
+    """PIDs of every live process below ``pid``."""
+    children = _children()
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -54,51 +61,171 @@ def _descendants(pid):
     return found
 
 
-def _listening(port):
-    with open('/proc/net/tcp') as f:
-        for line in f.readlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state == '0A' and int(local.split(':')[1], 16) == port:
-                return True
-    return False
+def listening_ports():
+    """{socket inode: port} of the TCP sockets listening on this machine."""
+    ports = {}
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == '0A':
+                ports[int(fields[9])] = int(fields[1].rsplit(':', 1)[1], 16)
+    return ports
+
+
+def socket_inodes(pid):
+    inodes = set()
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith('socket:['):
+            inodes.add(int(target[len('socket:['):-1]))
+    return inodes
+
+
+class Watcher(threading.Thread):
+    """Records, until stopped, every process below ``pid`` and its ports."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.pids = set()
+        self.ports = set()
+        self._done = threading.Event()
+
+    def sample(self):
+        below = descendants(self.pid)
+        self.pids.update(below)
+        listening = listening_ports()
+        for pid in below:
+            self.ports.update(listening[i] for i in socket_inodes(pid)
+                              if i in listening)
+
+    def run(self):
+        while not self._done.is_set():
+            self.sample()
+            self._done.wait(0.1)
+
+    def stop(self):
+        self._done.set()
+        self.join()
 
 
 class LifecycleTest(testing.TestCase):
 
-    def test_ctrl_c_leaves_nothing_behind(self):
+    def start_demo(self, *args, env=None):
+        """The demo in a fresh TMPDIR, its output read line by line."""
         tmp = tempfile.mkdtemp(prefix='xloud-lifecycle-')
         self.addCleanup(os.rmdir, tmp)
-        env = dict(os.environ, TMPDIR=tmp)
+        self.tmp = tmp
         proc = subprocess.Popen(
-            [sys.executable, '-m', 'xloud_migration_cloud.demo', '--keep',
-             '--no-tests'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=env)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        output = []
+            [sys.executable, '-m', 'xloud_migration_cloud.demo'] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ, TMPDIR=tmp, **(env or {})),
+            start_new_session=True)
+        # Whatever happens, nothing of it outlives the test.
+        self.addCleanup(lambda: process.stop_session(proc, grace=30))
+        self.watcher = Watcher(proc.pid)
+        self.watcher.start()
+        self.addCleanup(self.watcher.stop)
+        self.output = []
+        return proc
+
+    def read_until(self, proc, marker):
+        """Read its output up to the line holding ``marker``."""
         while True:  # bounded by the test timeout (OS_TEST_TIMEOUT)
             line = proc.stdout.readline()
-            output.append(line)
-            # The last line of the access details.
-            if not line or line.lstrip().startswith('compute API:'):
-                break
-        text = ''.join(output)
-        self.assertIn(READY, text, text)
+            self.output.append(line)
+            if not line:
+                self.fail('the demo ended before %r:\n%s'
+                          % (marker, ''.join(self.output)))
+            if marker in line:
+                return ''.join(self.output)
 
+    def assert_nothing_left(self, proc, expected_rc):
+        rest = proc.stdout.read()
+        self.output.append(rest)
+        text = ''.join(self.output)
+        self.assertEqual(expected_rc, proc.wait(timeout=120), text)
+        self.watcher.stop()
+        self.assertNotEqual(set(), self.watcher.pids, text)
+        # Children die with their parent's stop(); give the kernel a moment.
+        self.assertEqual([], process.wait_gone(list(self.watcher.pids), 10))
+        listening = set(listening_ports().values())
+        self.assertEqual(set(), self.watcher.ports & listening, text)
+        self.assertEqual([], os.listdir(self.tmp), text)
+        return text
+
+    def test_ctrl_c_leaves_nothing_behind(self):
+        proc = self.start_demo('--keep', '--no-tests')
+        text = self.read_until(proc, 'compute API:')
+        self.assertIn(READY, text, text)
         urls = dict(re.findall(r'(keystone|compute API):\s+(http://\S+)',
                                text))
         self.assertEqual({'keystone', 'compute API'}, set(urls), text)
         for url in urls.values():
             with urllib.request.urlopen(url, timeout=10) as response:
                 self.assertLess(response.status, 400)
-        ports = [int(p) for p in re.findall(r'127\.0\.0\.1:(\d+)', text)]
-        children = _descendants(proc.pid)
-        self.assertGreaterEqual(len(children), 3, text)
-        # Its work directories (cloud, Barbican, nova's instances path).
-        self.assertNotEqual([], os.listdir(tmp))
-
+        self.watcher.sample()
+        # keystone, Barbican, the network stub and nova at least.
+        self.assertGreaterEqual(len(self.watcher.pids), 4, text)
+        self.assertGreaterEqual(len(self.watcher.ports), 4, text)
+        self.assertNotEqual([], os.listdir(self.tmp))
         proc.send_signal(signal.SIGINT)
-        self.assertEqual(130, proc.wait(timeout=60))
-        # Children die with their parent's stop(); give the kernel a moment.
-        self.assertEqual([], process.wait_gone(children, 10))
-        self.assertEqual([], [p for p in ports if _listening(p)])
-        self.assertEqual([], os.listdir(tmp))
+        self.assert_nothing_left(proc, 130)
+
+    def test_sigterm_while_barbican_starts(self):
+        proc = self.start_demo('--keep', '--no-tests')
+        self.read_until(proc, 'starting Barbican')
+        # keystone serves by now: there is something to stop.
+        poll.wait_until(lambda: self.watcher.ports, 60, 0.1,
+                        what='keystone listening')
+        proc.send_signal(signal.SIGTERM)
+        self.assert_nothing_left(proc, 130)
+
+    def test_ctrl_c_while_nova_starts(self):
+        proc = self.start_demo('--keep', '--no-tests')
+        self.read_until(proc, 'starting nova')
+        proc.send_signal(signal.SIGINT)
+        self.assert_nothing_left(proc, 130)
+
+    def test_sigterm_while_tempest_runs(self):
+        proc = self.start_demo(
+            '--regex', 'test_live_migration_to_requested_host',
+            '--concurrency', '1')
+        self.read_until(proc, 'cloud ready')
+
+        def tempest_runs():
+            return any(process.comm(p) in ('tempest', 'stestr') or
+                       'tempest' in _cmdline(p)
+                       for p in descendants(proc.pid))
+
+        poll.wait_until(tempest_runs, 60, 0.1, what='tempest running')
+        proc.send_signal(signal.SIGTERM)
+        self.assert_nothing_left(proc, 130)
+
+    def test_failed_start_leaves_nothing_behind(self):
+        # nova's harness cannot load its API pipeline: nova fails to start
+        # after keystone, Barbican and the network stub are up.
+        proc = self.start_demo('--keep', '--no-tests', env={
+            'OS_WSGI__API_PASTE_CONFIG': '/nonexistent/api-paste.ini'})
+        text = self.assert_nothing_left(proc, 2)
+        self.assertIn('error: nova on 127.0.0.1:', text)
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().replace(b'\0', b' ').decode(errors='replace')
+    except OSError:
+        return ''

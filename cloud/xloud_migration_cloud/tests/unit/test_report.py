@@ -149,3 +149,107 @@ class ReportTest(testing.TestCase):
         self.assertEqual(0, self._run(test_events(LIVE, 'success', 1.0))[0])
         self.assertEqual(3, self._run(test_events(LIVE, 'success', 1.0),
                                       exit_code=3)[0])
+
+
+# What the plugin's verifier attaches (results.Verification.as_dict()).
+VERIFIED = {
+    'kind': 'live-migration', 'type': 'live-migration',
+    'source': 'cmp1', 'source_host': 'cmp1', 'destination': 'cmp2',
+    'host': 'cmp2', 'status': 'completed', 'seconds': 3.25,
+    'guest_pause_ms': 140,
+    'migration': {'id': 7, 'status': 'completed', 'dest_compute': 'cmp2'},
+    'checks': [
+        {'name': 'server-host', 'ok': True,
+         'evidence': 'Server s1 is on host cmp2, expected cmp2.'},
+        {'name': 'heartbeat', 'ok': None,
+         'evidence': 'no heartbeat line: <CirrOS> cannot testify'}],
+}
+
+
+class JSONReportTest(testing.TestCase):
+
+    def data(self, events, figures=None):
+        computes = [{'host': 'cmp1', 'driver': 'xloud.XloudLibvirtDriver',
+                     'pid': 42, 'ignored': 'x'}]
+        return report.report_data('fake', computes, parse(events), figures)
+
+    def test_scenario_carries_the_verifiers_move_figures_and_checks(self):
+        data = self.data(test_events(LIVE, 'success', 9, [
+            ('xloud-migration-7', json.dumps(VERIFIED).encode())]))
+        self.assertEqual('fake', data['hypervisor'])
+        self.assertEqual([{'host': 'cmp1', 'pid': 42,
+                           'driver': 'xloud.XloudLibvirtDriver'}],
+                         data['computes'])
+        [sc] = data['scenarios']
+        self.assertEqual(
+            {'name': 'test_live_migration.LiveMigrationTest.'
+                     'test_live_migration_to_requested_host',
+             'status': 'pass', 'kind': 'live-migration', 'source': 'cmp1',
+             'destination': 'cmp2', 'seconds': 3.25,
+             'qemu_downtime_ms': None, 'guest_pause_ms': 140,
+             'checks': VERIFIED['checks'], 'reason': None}, sc)
+
+    def test_the_clouds_figures_fill_qemu_downtime(self):
+        data = self.data(test_events(LIVE, 'success', 9, [
+            ('xloud-migration-7', json.dumps(VERIFIED).encode())]),
+            figures=lambda r: {'qemu_downtime_ms': 12}
+            if r['migration']['id'] == 7 else None)
+        self.assertEqual(12, data['scenarios'][0]['qemu_downtime_ms'])
+
+    def test_earlier_reports_still_give_source_and_destination(self):
+        refused = {'type': 'live-migration', 'source_host': 'cmp1',
+                   'requested_host': 'cmp3', 'host': 'cmp1',
+                   'refusal': {'code': 'xloud.disk.insufficient'},
+                   'migration': {'id': 9, 'status': 'error',
+                                 'dest_compute': None}}
+        [sc] = self.data(test_events(LIVE, 'success', 2, [
+            ('xloud-migration-9', json.dumps(refused).encode())]))[
+                'scenarios']
+        self.assertEqual(('live-migration', 'cmp1', 'cmp3', 2.0),
+                         (sc['kind'], sc['source'], sc['destination'],
+                          sc['seconds']))
+        self.assertIsNone(sc['guest_pause_ms'])
+
+    def test_a_failure_outside_the_checks_is_a_failed_check(self):
+        [sc] = self.data(test_events(LIVE, 'fail', 1, [
+            ('traceback', b'Traceback...\nTimeoutException: server s1 '
+                          b'did not become ACTIVE\n')]))['scenarios']
+        self.assertEqual('FAIL', sc['status'])
+        self.assertEqual([{'name': 'scenario', 'ok': False,
+                           'evidence': 'TimeoutException: server s1 did '
+                                       'not become ACTIVE'}], sc['checks'])
+
+    def test_failed_checks_are_not_repeated(self):
+        failed = dict(VERIFIED, checks=[
+            {'name': 'server-host', 'ok': False, 'evidence': 'on cmp1'}])
+        [sc] = self.data(test_events(LIVE, 'fail', 1, [
+            ('xloud-migration-7', json.dumps(failed).encode()),
+            ('traceback', b'VerificationFailed: server-host\n')]))[
+                'scenarios']
+        self.assertEqual(['server-host'], [c['name'] for c in sc['checks']])
+
+    def test_json_file_round_trips(self):
+        data = self.data(test_events(LIVE, 'success', 9, [
+            ('xloud-migration-7', json.dumps(VERIFIED).encode())]))
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'xloud-migration-report.json')
+        report.write_json(data, path)
+        with open(path) as f:
+            self.assertEqual(data, json.load(f))
+
+    def test_html_shows_each_scenario_with_its_checks(self):
+        data = self.data(test_events(LIVE, 'success', 9, [
+            ('xloud-migration-7', json.dumps(VERIFIED).encode())]))
+        data['scenarios'][0]['checks'].append(
+            {'name': 'console', 'ok': False, 'evidence': '<b>oops</b>'})
+        page = report.render_html(data)
+        for text in ('Hypervisor: <b>fake</b>', '<td>cmp1</td>',
+                     '<td>cmp2</td>', '<td>live-migration</td>',
+                     '<td class="pass">pass</td>', '<td>3.2</td>',
+                     '<td>&mdash;</td>', '<td>140 ms</td>',
+                     'server-host: passed &mdash; Server s1 is on host '
+                     'cmp2, expected cmp2.',
+                     'heartbeat: not verified &mdash; no heartbeat line: '
+                     '&lt;CirrOS&gt; cannot testify',
+                     'console: failed &mdash; &lt;b&gt;oops&lt;/b&gt;'):
+            self.assertIn(text, page)
