@@ -37,8 +37,8 @@ or prints a summary and exits 0.
 """
 
 import argparse
-import ast
 import configparser
+import importlib.util
 import os
 import re
 import sys
@@ -56,7 +56,20 @@ _LOOKAROUND = re.compile(r'\(\?<?[=!]')
 TOP_LEVEL = {'job', 'nodeset', 'project', 'project-template', 'secret',
              'semaphore', 'queue', 'pragma'}
 PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
-SCENARIO_PACKAGE = 'xloud_tempest_plugin.api'
+
+
+def _load_lister():
+    """The plugin's scenario lister (tempest_plugin/tools), by its path."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))), 'tempest_plugin', 'tools', 'list_scenarios.py')
+    spec = importlib.util.spec_from_file_location('list_scenarios', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: scenario_ids(root): the ids of the plugin's scenarios in that tree.
+scenario_ids = _load_lister().scenario_ids
 
 
 class _Loader(yaml.SafeLoader):
@@ -131,40 +144,6 @@ def devstack_settings(root):
         return set()
     with open(path) as f:
         return set(re.findall(r'^\s*([A-Z][A-Z0-9_]*)=', f.read(), re.M))
-
-
-def scenario_ids(root):
-    """Test ids of the Tempest plugin's scenarios, read without importing.
-
-    A class inherits the tests of the classes it names as bases in its own
-    module, as LiveAutoBlockMigration-style variants do.
-    """
-    top = os.path.join(root, 'tempest_plugin')
-    package_dir = os.path.join(top, *SCENARIO_PACKAGE.split('.'))
-    ids = []
-    for dirpath, _dirs, files in os.walk(package_dir):
-        for name in sorted(files):
-            if not (name.startswith('test_') and name.endswith('.py')):
-                continue
-            path = os.path.join(dirpath, name)
-            module = os.path.relpath(path, top)[:-3].replace(os.sep, '.')
-            with open(path) as f:
-                tree = ast.parse(f.read(), path)
-            classes = {n.name: n for n in tree.body
-                       if isinstance(n, ast.ClassDef)}
-            for cls in classes.values():
-                for test in sorted(_tests(cls, classes)):
-                    ids.append('%s.%s.%s' % (module, cls.name, test))
-    return ids
-
-
-def _tests(cls, classes, seen=()):
-    names = {n.name for n in cls.body if isinstance(n, ast.FunctionDef) and
-             n.name.startswith('test_')}
-    for b in cls.bases:
-        if isinstance(b, ast.Name) and b.id in classes and b.id not in seen:
-            names |= _tests(classes[b.id], classes, seen + (cls.name,))
-    return names
 
 
 def check(root):
