@@ -47,6 +47,7 @@ import fixtures  # noqa: E402
 from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
 
 from xloud_harness import barbican  # noqa: E402
+from xloud_harness import poll  # noqa: E402
 from xloud_nova_ext.tests.functional import base  # noqa: E402
 from xloud_nova_ext.tests.functional import test_vtpm  # noqa: E402
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver  # noqa: E402
@@ -166,17 +167,20 @@ def bench_variant(label, driver, transport, migrations, reads=0):
         posted = time.monotonic()
         api.post_server_action(server['id'], {'os-migrateLive': {
             'host': host, 'block_migration': 'auto'}})
-        deadline = posted + 60
-        while time.monotonic() < deadline:
+
+        def ended():
             records = case.migrations_of(server, 'live-migration')
             if len(records) > before and records[-1]['status'] in (
                     'completed', 'error', 'failed'):
-                records[-1]['_posted'] = posted
                 return records[-1]
-            # Not faster: this loop's API calls run in the same process
-            # and would eat into the hooks' measured time.
-            time.sleep(0.25)
-        raise RuntimeError('migration of %s did not end' % server['id'])
+            return None
+
+        # Not faster: these API calls run in the same process and would eat
+        # into the hooks' measured time.
+        record = poll.wait_until(ended, 60, 0.25, what='the end of the '
+                                 'migration of %s' % server['id'])
+        record['_posted'] = posted
+        return record
 
     case.live_migrate_as = live_migrate_as
     case.setUp()
