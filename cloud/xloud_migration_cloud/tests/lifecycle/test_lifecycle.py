@@ -94,18 +94,23 @@ def socket_inodes(pid):
 
 
 class Watcher(threading.Thread):
-    """Records, until stopped, every process below ``pid`` and its ports."""
+    """Records, until stopped, every process below ``pid`` and its ports.
+
+    A process is its pid and start time: on a busy machine pids are reused
+    within minutes.
+    """
 
     def __init__(self, pid):
         super().__init__(daemon=True)
         self.pid = pid
-        self.pids = set()
+        self.pids = {}
         self.ports = set()
         self._done = threading.Event()
 
     def sample(self):
         below = descendants(self.pid)
-        self.pids.update(below)
+        for pid in below:
+            self.pids.setdefault(pid, process.start_time(pid))
         listening = listening_ports()
         for pid in below:
             self.ports.update(listening[i] for i in socket_inodes(pid)
@@ -158,11 +163,30 @@ class LifecycleTest(testing.TestCase):
         text = ''.join(self.output)
         self.assertEqual(expected_rc, proc.wait(timeout=120), text)
         self.watcher.stop()
-        self.assertNotEqual(set(), self.watcher.pids, text)
+        self.assertNotEqual({}, self.watcher.pids, text)
         # Children die with their parent's stop(); give the kernel a moment.
-        self.assertEqual([], process.wait_gone(list(self.watcher.pids), 10))
-        listening = set(listening_ports().values())
-        self.assertEqual(set(), self.watcher.ports & listening, text)
+
+        def left():
+            return ['%d %s' % (pid, _cmdline(pid))
+                    for pid, started in self.watcher.pids.items()
+                    if process.alive(pid) and
+                    process.start_time(pid) == started]
+
+        try:
+            poll.wait_until(lambda: not left(), 10, 0.1,
+                            what='the exit of every process it started')
+        except poll.WaitTimeout:
+            self.assertEqual([], left(), text)
+        # A port of ours still listening, whoever holds it now (another
+        # cloud on this machine may well listen on a port we used: not
+        # ours, then).
+        ours = set(self.watcher.pids)
+        held = {inode: pid for pid in process.all_pids()
+                for inode in socket_inodes(pid)}
+        self.assertEqual([], ['%d (pid %s)' % (port, held.get(inode))
+                              for inode, port in listening_ports().items()
+                              if port in self.watcher.ports and
+                              held.get(inode) in ours], text)
         self.assertEqual([], os.listdir(self.tmp), text)
         return text
 
