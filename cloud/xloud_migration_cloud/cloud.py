@@ -19,9 +19,11 @@ cloud, at any point of its start, stops every child process and (unless
 kept) removes that directory.
 """
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -70,6 +72,21 @@ def _stderr(message):
     print(message, file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold stop signals until what is made inside is known to the cloud.
+
+    A stop that came between mkdtemp() creating the directory and
+    returning its name would leave that directory behind.
+    """
+    signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class EmbeddedCloud:
 
     #: What the report says runs the guests: nova's fakelibvirt.
@@ -110,7 +127,8 @@ class EmbeddedCloud:
 
     def start(self):
         if self.workdir is None:
-            self.workdir = tempfile.mkdtemp(prefix='xloud-cloud-')
+            with _signals_held():
+                self.workdir = tempfile.mkdtemp(prefix='xloud-cloud-')
         os.makedirs(self.tmpdir, exist_ok=True)
         self.progress('starting keystone (sqlite, fernet) ...')
         self.keystone = keystone_mod.Keystone(self.workdir, env=self._env())
@@ -123,8 +141,10 @@ class EmbeddedCloud:
         }
         self.progress('starting Barbican (sqlite, simple_crypto, keystone '
                       'authtoken) ...')
+        # In our work directory: gone with it, whenever we are stopped.
         self.barbican = barbican.BarbicanServer(keystone=(
-            self.keystone.url, keystone_mod.SERVICE_PASSWORD))
+            self.keystone.url, keystone_mod.SERVICE_PASSWORD),
+            tmpdir=self.tmpdir)
         self.barbican.start()
         self.urls['key-manager'] = self.barbican.endpoint
 

@@ -103,14 +103,16 @@ class BarbicanStartError(process.ServiceError):
 class BarbicanServer(object):
     """One Barbican API server process on 127.0.0.1 and a free port."""
 
-    def __init__(self, start_timeout=60.0, keystone=None):
+    def __init__(self, start_timeout=60.0, keystone=None, tmpdir=None):
         """A server; tokens are validated by keystone when given.
 
         :param keystone: (url, barbican's service password): keystonemiddleware
             validates tokens there; None trusts identity headers instead.
+        :param tmpdir: where its work directory goes (default: $TMPDIR).
         """
         self.start_timeout = start_timeout
         self.keystone = keystone
+        self.tmpdir = tmpdir
         self.workdir = None
         self._service = None
 
@@ -135,8 +137,9 @@ class BarbicanServer(object):
             return self
         # Not tempfile's default: oslotest's NestedTempfile points it at a
         # directory removed after each test, and this server outlives tests.
-        self.workdir = tempfile.mkdtemp(prefix='xloud-barbican-',
-                                        dir=os.environ.get('TMPDIR', '/tmp'))
+        self.workdir = tempfile.mkdtemp(
+            prefix='xloud-barbican-',
+            dir=self.tmpdir or os.environ.get('TMPDIR', '/tmp'))
         # barbican parses its configuration when it is imported: oslo.config
         # finds $HOME/.barbican/barbican.conf.
         os.makedirs(os.path.join(self.workdir, '.barbican'))

@@ -299,21 +299,34 @@ class Service:
 def stop_session(proc, grace=10.0):
     """Stop a child started with ``start_new_session=True``, and its own.
 
-    SIGTERM to its whole session, SIGKILL after ``grace`` seconds, then
-    reap it. Anything else left in the session is killed too.
+    SIGTERM to its whole process group, SIGKILL after ``grace`` seconds,
+    then reap it; what else is left in the group is killed too. Its group
+    is signalled only while the child is not reaped: until then its pid,
+    which names the group, cannot be given to another process (on a busy
+    machine pids come round again within minutes).
     """
+    if proc.returncode is not None:
+        return  # reaped already: its pid may be someone else's by now
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             break
         try:
-            proc.wait(grace)
+            poll.wait_until(lambda: _exited(proc.pid), grace, 0.02,
+                            what='exit of %d' % proc.pid)
+        except poll.WaitTimeout:
+            continue
+        try:
             # Its children may outlive it in its process group.
             os.killpg(proc.pid, signal.SIGKILL)
-        except subprocess.TimeoutExpired:
-            continue
         except ProcessLookupError:
             pass
         break
     proc.wait()
+
+
+def _exited(pid):
+    """True once child ``pid`` has exited; it stays unreaped."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG |
+                     os.WNOWAIT) is not None

@@ -13,7 +13,9 @@
 
 import os
 import socket
+import subprocess
 import sys
+from unittest import mock
 
 import fixtures
 
@@ -88,3 +90,31 @@ class ServiceTest(testing.TestCase):
         with open(port_file) as f:
             self.assertEqual(int(f.read()), service.port)
         self.assertTrue(process.port_taken(service.port))
+
+
+class StopSessionTest(testing.TestCase):
+
+    def test_stops_the_child_and_what_it_left_in_its_group(self):
+        # The child starts a grandchild in its group, then ignores SIGTERM.
+        proc = subprocess.Popen(
+            [sys.executable, '-c',
+             'import signal, subprocess, sys, time\n'
+             'p = subprocess.Popen([sys.executable, "-c", '
+             '"import time; time.sleep(60)"])\n'
+             'print(p.pid, flush=True)\n'
+             'signal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
+             'time.sleep(60)\n'],
+            stdout=subprocess.PIPE, text=True, start_new_session=True)
+        grandchild = int(proc.stdout.readline())
+        process.stop_session(proc, grace=0.5)
+        self.assertIsNotNone(proc.returncode)
+        self.assertEqual([], process.wait_gone([grandchild], 5))
+
+    def test_a_reaped_child_is_not_signalled(self):
+        # Its pid, which names its group, may be another process's now.
+        proc = subprocess.Popen([sys.executable, '-c', 'pass'],
+                                start_new_session=True)
+        proc.wait()
+        with mock.patch.object(process.os, 'killpg') as killpg:
+            process.stop_session(proc)
+        killpg.assert_not_called()
