@@ -115,8 +115,11 @@ def main(argv=None):
                 ws.run_argv(args.regex, args.concurrency),
                 cwd=ws.path, env=ws.env, stream_path=stream)
             print(report.table(tests))
-            data = report.report_data(cloud.HYPERVISOR, cloud.computes(),
-                                      tests)
+            # Any cloud: what runs the guests, its computes, and per move
+            # what only it knows (QEMU's downtime on a real hypervisor).
+            data = report.report_data(
+                cloud.HYPERVISOR, cloud.computes(), tests,
+                figures=getattr(cloud, 'migration_figures', None))
             print('JSON report: %s' % report.write_json(data, json_path))
             print('HTML report: %s' % report.write_html(data, html))
             if args.subunit:
