@@ -153,7 +153,7 @@ class VTPMGuard(object):
         secret = self._secret_to_fetch(instance, migrate_data)
         if secret is not None:
             value = self._read(context, instance, *secret)
-            self.update_available_resource()
+            self._purge_pending()
             self._pending[instance.uuid] = _Pending(secret[0], value)
             LOG.info('vTPM secret %s is readable from the key manager; it '
                      'will be defined here before the guest arrives.',
@@ -457,15 +457,19 @@ class VTPMGuard(object):
         defined for a live migration whose guest never arrived (its source
         stopped mid-migration, or rolled back while this host prepared).
         """
+        self._purge_pending()
         now = time.monotonic()
-        for uuid, pending in list(self._pending.items()):
-            if pending.expires <= now:
-                self._pending.pop(uuid, None)
         for uuid, when in list(self._rollbacks.items()):
             if when + PENDING_TTL <= now:
                 self._rollbacks.pop(uuid, None)
         if self._arrivals:
             self._sweep_arrivals()
+
+    def _purge_pending(self):
+        now = time.monotonic()
+        for uuid, pending in list(self._pending.items()):
+            if pending.expires <= now:
+                self._pending.pop(uuid, None)
 
     def _sweep_arrivals(self):
         ctxt = nova_context.get_admin_context()
