@@ -93,6 +93,22 @@ class CPUModelsUnusable(XloudError):
                "this baseline.")
 
 
+class NovaVersionUnsupported(XloudError, ImportError):
+    """Raised when nova-compute loads the driver from another nova release.
+
+    An ImportError, so that nova's ``load_compute_driver`` logs it and stops
+    nova-compute as for any driver it cannot load.
+    """
+
+    code = 'xloud.install.nova_unsupported'
+    msg_fmt = ("This xloud-nova-ext extends the libvirt driver of nova "
+               "%(supported)s; this host runs nova %(found)s.")
+    fix_fmt = ("Install the xloud-nova-ext release made for nova "
+               "%(found_major)s (or nova %(supported)s); meanwhile [DEFAULT] "
+               "compute_driver = libvirt.LibvirtDriver runs nova's own "
+               "driver.")
+
+
 class BaselineInputError(XloudError):
     """Bad input to the cluster baseline tool."""
 

@@ -3,8 +3,10 @@
 # lib/xloud call, for devstack/tests/run-phase.sh.
 #
 # ini files are edited with devstack-tools' dsconf, the Python twin of
-# DevStack's inc/ini-config; anything that would change the machine
-# (packages, pip) is only recorded, one line per call, in $XLOUD_TEST_LOG.
+# DevStack's inc/ini-config; pip runs for real, as DevStack's inc/python
+# runs it (devstack/tests/inc-python.sh), in the test's virtualenv; what
+# would change the machine (distribution packages) is only recorded. Calls
+# are recorded one line each in $XLOUD_TEST_LOG.
 # The environment of the test chooses what the machine looks like:
 #   ENABLED_SERVICES        comma-separated, as in DevStack
 #   XLOUD_TEST_DISTRO_DEB   True when is_ubuntu should answer yes
@@ -15,6 +17,9 @@
 function _record {
     echo "$*" >> "$XLOUD_TEST_LOG"
 }
+
+# shellcheck source=devstack/tests/inc-python.sh
+source "$(dirname "${BASH_SOURCE[0]}")/inc-python.sh"
 
 function define_plugin {
     :
@@ -84,14 +89,6 @@ EOF
 
 function install_package {
     _record "install_package $*"
-}
-
-function setup_install {
-    _record "setup_install $*"
-}
-
-function pip_uninstall {
-    _record "pip_uninstall $*"
 }
 
 function openstack {

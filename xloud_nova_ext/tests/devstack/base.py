@@ -77,6 +77,9 @@ def section(path, name):
 class PluginTestCase(testtools.TestCase):
     """A scratch DEST with DevStack's nova.conf and tempest.conf."""
 
+    #: Seconds run-phase.sh may take (the install phase runs pip).
+    phase_timeout = 60
+
     def setUp(self):
         super().setUp()
         bindir = os.path.dirname(sys.executable)
@@ -127,7 +130,8 @@ class PluginTestCase(testtools.TestCase):
         """Run run-phase.sh; return its stdout. settings go to its env."""
         env = dict(self.env, **settings)
         proc = subprocess.run(['bash', RUN_PHASE] + list(phases), env=env,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True,
+                              timeout=self.phase_timeout)
         if proc.returncode != expect_rc:
             self.fail('run-phase.sh %s exited %d, not %d\nstdout:\n%s\n'
                       'stderr:\n%s' % (' '.join(phases), proc.returncode,

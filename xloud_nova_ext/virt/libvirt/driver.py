@@ -34,6 +34,7 @@ from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
 from xloud_nova_ext.cpu import guard as cpu
 from xloud_nova_ext import disk
 from xloud_nova_ext import exception
+from xloud_nova_ext import installation
 from xloud_nova_ext import vtpm
 
 CONF = nova.conf.CONF
@@ -44,6 +45,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     """nova's libvirt driver with the Xloud migration safeguards."""
 
     def __init__(self, virtapi, read_only=False):
+        installation.require_supported_nova()
         super().__init__(virtapi, read_only)
         self._vtpm = vtpm.VTPMGuard(self._host, CONF)
         self._disk = disk.DiskGuard(self._host)

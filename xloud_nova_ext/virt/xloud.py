@@ -10,13 +10,17 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""nova loads our driver from here: ``xloud.XloudLibvirtDriver``.
+"""What nova imports as ``nova.virt.xloud``: ``xloud.XloudLibvirtDriver``.
 
-nova's ``load_compute_driver`` imports ``'nova.virt.' + compute_driver``, so an
-out-of-tree driver needs a module inside the ``nova.virt`` package. This is
-the only file xloud-nova-ext installs under ``nova/``.
+_xloud_nova_ext_finder loads this file under that name when nova-compute
+loads ``compute_driver = xloud.XloudLibvirtDriver``. The nova release is
+checked first, before the driver's own imports can fail on another nova.
 """
 
-from xloud_nova_ext.virt.libvirt.driver import XloudLibvirtDriver
+from xloud_nova_ext import installation
+
+installation.require_supported_nova()
+
+from xloud_nova_ext.virt.libvirt.driver import XloudLibvirtDriver  # noqa: E402,E501
 
 __all__ = ['XloudLibvirtDriver']
