@@ -74,8 +74,7 @@ def require_supported_nova():
 
 
 def _site_dirs():
-    dirs = list(site.getsitepackages()) if hasattr(site, 'getsitepackages') \
-        else []
+    dirs = list(site.getsitepackages())
     if site.ENABLE_USER_SITE:
         dirs.append(site.getusersitepackages())
     return dirs
@@ -118,9 +117,9 @@ def _version_check():
     try:
         require_supported_nova()
     except exception.NovaVersionUnsupported as e:
-        return Problem(e.cause, e.fix)
-    return 'nova %s; this package extends nova %s' % (nova_version(),
-                                                       NOVA_MAJOR)
+        return Problem('[%s] %s' % (e.code, e.cause), e.fix)
+    return 'nova %s; this package extends nova %s' % (
+        nova_version(), NOVA_MAJOR)
 
 
 def _driver_check():

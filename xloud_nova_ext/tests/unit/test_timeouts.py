@@ -42,8 +42,11 @@ TIMEOUT_BASES = {
 # Not yet bounded, each for its reason. The DevStack plugin's tests run in
 # a virtualenv without the harness. The heartbeat guest's and the real
 # cloud's servers' tests (work in progress in another branch) bound their
-# own waits, which can exceed OS_TEST_TIMEOUT on a loaded machine.
+# own waits, which can exceed OS_TEST_TIMEOUT on a loaded machine. The
+# install matrix's tests (also without the harness) bound themselves with
+# fixtures.Timeout: building nova's environments takes minutes.
 NOT_YET = {'xloud_nova_ext/tests/devstack/',
+           'xloud_nova_ext/tests/install/',
            'harness/xloud_harness/tests/test_heartbeat_guest.py',
            'harness/xloud_harness/tests/test_servers.py'}
 
