@@ -72,7 +72,8 @@ class DevStackInstallPhaseTest(install_base.InstallTestCase,
         self.devstack('setup_develop', tree, **settings)
         self.devstack('pip_install', 'libvirt-python')
 
-    def test_install_check_and_clean(self):
+    def test_install_refusals_and_clean(self):
+        # One test: installing nova takes most of the time.
         nova_tree = self.nova_sdist()
         self.install_nova(nova_tree)
 
@@ -83,47 +84,40 @@ class DevStackInstallPhaseTest(install_base.InstallTestCase,
                           'install_package swtpm swtpm-tools'],
                          self.calls())
         # Nothing in site-packages that could hide the editable nova.
-        self.assertFalse(os.path.exists(os.path.join(self.site, 'nova')))
+        self.assertFalse(os.path.exists(os.path.join(self.site, 'nova')),
+                         'the install phase left nova/ in site-packages, '
+                         'which hides the editable nova')
         found = self.assertNovaLoadsXloud(self.python)
         self.assertTrue(found['nova'].startswith(nova_tree), found['nova'])
         self.assertTrue(found['driver_file'].startswith(self.site),
                         found['driver_file'])
 
-        # clean.sh: the package goes, nova works as before.
-        self.run_phases('unstack', 'clean')
-        self.assertEqual('pip_uninstall xloud-nova-ext', self.calls()[-1])
-        self.assertEqual([], [n for n in os.listdir(self.site)
-                              if 'xloud' in n or n == 'nova'])
-        stock = self.probe(self.python, 'libvirt.LibvirtDriver')
-        self.assertIn('nova.virt.libvirt.driver.LibvirtDriver',
-                      stock['driver'])
-
-    def test_refusals_name_cause_and_fix(self):
-        nova_tree = self.nova_sdist()
-        self.install_nova(nova_tree)
-
         # What uninstalling a package that shipped nova/virt/xloud leaves:
         # empty directories that make nova a namespace package.
-        os.makedirs(os.path.join(self.site, 'nova', 'virt'))
+        leftover = os.path.join(self.site, 'nova')
+        os.makedirs(os.path.join(leftover, 'virt'))
         broken = self.run_cmd(self.python, '-c', 'import nova.virt.libvirt',
                               expect_rc=1)
         self.assertIn("No module named 'nova.virt.libvirt'", broken.stderr)
-        out = self.run_phases('stack:install', expect_rc=1)
+        check = self.run_cmd(os.path.join(self.venv_dir, 'bin',
+                                          'xloud-nova-ext'), 'check',
+                             expect_rc=1)
         self.assertIn('ERROR nova package: nova is a namespace package in '
-                      'this Python: %s hold no __init__.py'
-                      % os.path.join(self.site, 'nova'), out)
-        self.assertIn('rm -r %s' % os.path.join(self.site, 'nova'), out)
-        self.assertIn('die: line', self.stderr)
-        shutil.rmtree(os.path.join(self.site, 'nova'))
+                      'this Python: %s hold no __init__.py' % leftover,
+                      check.stdout)
+        self.assertIn('Fix: Remove these directories (they hold nothing of '
+                      'nova), e.g. rm -r %s.' % leftover, check.stdout)
+        shutil.rmtree(leftover)
 
         # nova master moves to the next release: installing the plugin
-        # leaves it alone, and the driver refuses to load into it.
+        # leaves it alone, stops stack.sh, and the driver refuses to load.
         self.install_nova(nova_tree, PBR_VERSION='35.0.0')
         out = self.run_phases('stack:install', expect_rc=1)
         self.assertIn('ERROR nova version: [xloud.install.nova_unsupported] '
                       'This xloud-nova-ext extends the libvirt driver of '
                       'nova 34; this host runs nova 35.0.0. Fix: Install the '
                       'xloud-nova-ext release made for nova 35', out)
+        self.assertIn('nova cannot load the Xloud driver', self.stderr)
         version = self.run_cmd(self.python, '-c', NOVA_VERSION)
         self.assertEqual('35.0.0', version.stdout.strip())
         found = self.probe(self.python)
@@ -133,3 +127,12 @@ class DevStackInstallPhaseTest(install_base.InstallTestCase,
         self.assertIn('Unable to load the virtualization driver',
                       found['stderr'])
         self.assertIn('[xloud.install.nova_unsupported]', found['stderr'])
+
+        # clean.sh: the package goes, and nothing of it stays.
+        self.run_phases('unstack', 'clean')
+        self.assertEqual('pip_uninstall xloud-nova-ext', self.calls()[-1])
+        self.assertEqual([], [n for n in os.listdir(self.site)
+                              if 'xloud' in n or n == 'nova'])
+        stock = self.probe(self.python, 'libvirt.LibvirtDriver')
+        self.assertIn('nova.virt.libvirt.driver.LibvirtDriver',
+                      stock['driver'])
