@@ -270,7 +270,6 @@ class UnstackCleanTest(base.PluginTestCase):
         self.assertEqual([], self.calls())
 
 
-
 # Registered by plugins that the vTPM job installs, not by tempest.
 OTHER_PLUGINS_OPTIONS = {
     ('service_available', 'barbican'),  # barbican-tempest-plugin
