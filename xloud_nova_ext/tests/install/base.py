@@ -23,6 +23,7 @@ Then it asks that Python what nova-compute and nova-manage would: see
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,17 +121,23 @@ class InstallTestCase(testtools.TestCase):
         return wheel
 
     def nova_sdist(self):
-        """nova 34's source tree, from its sdist on PyPI, unpacked."""
+        """nova 34's source tree, from its sdist on PyPI, unpacked.
+
+        The sdist is kept in ~/.cache/xloud/sdist between runs.
+        """
+        with open(CONSTRAINTS) as f:
+            [version] = re.findall(r'^nova===?([^\s;]+)', f.read(), re.M)
+        cache = os.path.join(os.path.expanduser('~'), '.cache', 'xloud',
+                             'sdist')
+        sdist = os.path.join(cache, 'nova-%s.tar.gz' % version)
+        if not os.path.exists(sdist):
+            self.run_cmd(sys.executable, '-m', 'pip', 'download', '--quiet',
+                         '--no-deps', '--no-binary', 'nova', '-d', cache,
+                         'nova==%s' % version)
         dist = os.path.join(self.tmp, 'sdist')
-        self.run_cmd(sys.executable, '-m', 'pip', 'download', '--quiet',
-                     '--no-deps', '--no-binary', 'nova', '-c', CONSTRAINTS,
-                     '-d', dist, 'nova')
-        [sdist] = glob.glob(os.path.join(dist, 'nova-*.tar.gz'))
         with tarfile.open(sdist) as tar:
             tar.extractall(dist, filter='data')
-        [tree] = [p for p in glob.glob(os.path.join(dist, 'nova-*'))
-                  if os.path.isdir(p)]
-        return tree
+        return os.path.join(dist, 'nova-%s' % version)
 
     def probe(self, python, driver=DRIVER, env=None):
         """What nova-compute's start finds (see PROBE), as a dict."""
