@@ -81,9 +81,9 @@ class InstallTestCase(testtools.TestCase):
                              'building our wheel (pbr) needs git')
         self.tmp = self.useFixture(fixtures.TempDir()).path
         # OS_TEST_TIMEOUT is meant for unit tests: installing nova takes
-        # about a minute on an idle machine, ten on a machine shared by many
-        # builds.
-        self.useFixture(fixtures.Timeout(1800, gentle=True))
+        # about a minute on an idle machine, twenty on a machine shared by
+        # many builds.
+        self.useFixture(fixtures.Timeout(3600, gentle=True))
 
     def run_cmd(self, *argv, expect_rc=0, **kwargs):
         """Run argv; fail unless it exits expect_rc; return the process."""
