@@ -24,7 +24,7 @@ import sys
 from unittest import mock
 
 import fixtures
-import testtools
+from xloud_harness import testing
 
 import _xloud_nova_ext_finder as finder
 from xloud_nova_ext import exception
@@ -32,7 +32,7 @@ from xloud_nova_ext import installation
 from xloud_nova_ext.virt.libvirt import driver
 
 
-class NovaReleaseTest(testtools.TestCase):
+class NovaReleaseTest(testing.TestCase):
 
     def test_nova_34_passes(self):
         self.assertTrue(installation.nova_version().startswith('34.'))
@@ -73,7 +73,7 @@ class NovaReleaseTest(testtools.TestCase):
                                   return_value=version)
 
 
-class FinderTest(testtools.TestCase):
+class FinderTest(testing.TestCase):
 
     def test_serves_nova_virt_xloud_only(self):
         spec = finder.NovaVirtXloudFinder.find_spec('nova.virt.xloud')
