@@ -23,7 +23,6 @@ answers (``exists``) in, so every rule is testable on plain data.
 
 import collections
 import os
-from xml.etree import ElementTree
 
 from oslo_serialization import jsonutils
 
@@ -41,8 +40,10 @@ SWAP_DISK = 'disk.swap'
 _REQUIRED = ('path', 'type', 'virt_disk_size', 'disk_size', 'backing_file')
 
 #: One thing the copy writes: ``label`` names it in messages, ``path`` is
-#: where it lands on the destination, ``size`` the bytes it takes there.
-Item = collections.namedtuple('Item', 'label path size')
+#: where it lands on the destination, ``size`` the bytes it takes there;
+#: ``bound`` when ``size`` is an upper bound, not a count.
+Item = collections.namedtuple('Item', 'label path size bound',
+                              defaults=(False,))
 
 
 class Need(object):
@@ -55,6 +56,15 @@ class Need(object):
     @property
     def total(self):
         return sum(i.size for i in self.items) + self.headroom
+
+    @property
+    def bounded(self):
+        """True when some item's size is only an upper bound."""
+        return any(i.bound for i in self.items)
+
+    def lower(self):
+        """This need without its bounded items: what it needs at least."""
+        return Need([i for i in self.items if not i.bound], self.headroom)
 
     @property
     def targets(self):
@@ -145,25 +155,32 @@ def annotate(disks, cache_dir, allocated):
 
 
 def _backing_items(disks, cache_dir, has_base):
-    """Backing images the destination's cache lacks, once per image."""
-    items, seen = [], set()
+    """Backing images the destination's cache lacks, once per image.
+
+    A stock nova source (during a rolling install) reports no size for
+    them: such an image is bounded by the largest virtual size of the disks
+    over it (nova never makes a disk smaller than its image).
+    """
+    users = collections.OrderedDict()  # image name: the disks over it
     for disk in disks:
-        backing = disk.get('backing_file')
-        if not backing:
-            continue
-        name = os.path.basename(backing)
+        if disk.get('backing_file'):
+            name = os.path.basename(disk['backing_file'])
+            users.setdefault(name, []).append(disk)
+    items = []
+    for name, over in users.items():
         path = os.path.join(cache_dir, name)
-        if name in seen or has_base(path):
+        if has_base(path):
             continue
-        seen.add(name)
-        size = disk.get(BACKING_SIZE_KEY)
-        if size is None:
-            raise _invalid(
-                'backing image %s of %s is not in the destination\'s image '
-                'cache and the source did not report its size'
-                % (name, os.path.basename(disk['path'])))
-        items.append(Item('backing image %s (not in the image cache)' % name,
-                          path, size))
+        sizes = [d.get(BACKING_SIZE_KEY) for d in over]
+        if None not in sizes:
+            items.append(Item('backing image %s (not in the image cache)'
+                              % name, path, max(sizes)))
+            continue
+        items.append(Item(
+            'backing image %s (not in the image cache, size not reported: '
+            'at most the virtual size of %s)'
+            % (name, ', '.join(os.path.basename(d['path']) for d in over)),
+            path, max(d['virt_disk_size'] for d in over), bound=True))
     return items
 
 
@@ -221,22 +238,15 @@ def allocated_need(allocations, headroom):
                 headroom)
 
 
-def local_disk_paths(domain_xml, volume_devs=()):
-    """Paths of the guest's local file disks, from its libvirt domain XML.
+def local_disk_paths(disks, volume_devs=()):
+    """Paths of the guest's local file disks.
 
-    The same disks nova's disk info lists (file-backed ``<disk>`` elements
-    that are not volumes), found without running qemu-img: the source's
-    pre-check only needs their allocated bytes, one stat each.
+    ``disks`` are the guest's parsed ``<disk>`` devices (nova's
+    ``Guest.get_all_disks()``); the result is the disks nova's disk info
+    lists (file-backed, not volumes), found without running qemu-img: the
+    source's pre-check only needs their allocated bytes, one stat each.
     ``volume_devs`` are target devices of attached volumes (``vdb``).
     """
-    paths = []
-    for disk in ElementTree.fromstring(domain_xml).iterfind('devices/disk'):
-        source = disk.find('source')
-        target = disk.find('target')
-        if disk.get('type') != 'file' or source is None:
-            continue
-        if target is not None and target.get('dev') in volume_devs:
-            continue
-        if source.get('file'):
-            paths.append(source.get('file'))
-    return paths
+    return [d.source_path for d in disks
+            if d.source_type == 'file' and d.source_path and
+            d.target_dev not in volume_devs]

@@ -83,11 +83,15 @@ class Ledger(object):
 
         ``admit(in_flight_bytes, in_flight_count)`` runs under the lock and
         raises to refuse, so that no other migration can be checked or
-        reserved between this check and this reservation. A leftover
-        reservation of the same instance is replaced, not added to.
+        reserved between this check and this reservation; it may return
+        other ``(targets, headroom)`` to reserve instead (a lower bound it
+        settled for). A leftover reservation of the same instance is
+        replaced, not added to.
         """
         with self._lock:
-            admit(*self._in_flight(allocated, instance_uuid))
+            instead = admit(*self._in_flight(allocated, instance_uuid))
+            if instead is not None:
+                targets, headroom = instead
             reservation = Reservation(instance_uuid, targets, headroom)
             self._entries[instance_uuid] = reservation
             return reservation

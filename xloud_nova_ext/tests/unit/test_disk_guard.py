@@ -20,6 +20,7 @@ import fixtures
 from nova.compute import task_states
 from nova import exception as nova_exc
 from nova import objects
+from nova.virt.libvirt import guest as libvirt_guest
 from oslo_concurrency import processutils
 from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
@@ -41,22 +42,24 @@ UUID = '6a1c4a3e-0d0e-4a55-8d39-7e7f0c4b2f10'
 HEADROOM_MB = 4
 
 
-class FakeGuest(object):
+class FakeDomain(object):
+    """A libvirt domain, reduced to its XML."""
+
     def __init__(self, xml):
         self.xml = xml
 
-    def get_xml_desc(self):
+    def XMLDesc(self, flags):
         return self.xml
 
 
 class FakeHost(object):
-    """nova's libvirt Host, reduced to the domain XML of one guest."""
+    """nova's libvirt Host, reduced to one guest (nova's own Guest class)."""
 
     def __init__(self, xml=None):
         self.xml = xml
 
     def get_guest(self, instance):
-        return FakeGuest(self.xml)
+        return libvirt_guest.Guest(FakeDomain(self.xml))
 
 
 class GuardTestCase(testing.TestCase):
@@ -68,14 +71,14 @@ class GuardTestCase(testing.TestCase):
         self.instances = os.path.join(self.tmp, 'instances')
         self.cache = os.path.join(self.instances, '_base')
         os.makedirs(self.cache)
+        self.logger = self.useFixture(fixtures.FakeLogger())
         self.conf = self.useFixture(config_fixture.Config(CONF))
         self.conf.config(instances_path=self.instances,
-                         reserved_host_disk_mb=10)
+                         reserved_host_disk_mb=10, host='dest')
         self.conf.config(disk_headroom_mb=HEADROOM_MB, group='xloud')
         self.instance = objects.Instance(uuid=UUID, host='src')
         self.fs = disk_fx.FakeFS(free=1 * GiB)
-        self.guard = guard.DiskGuard(FakeHost(), fs=self.fs)
-        self.guard.init_host('dest')
+        self.guard = guard.DiskGuard(FakeHost(), CONF, fs=self.fs)
 
     def migrate_data(self, **fields):
         values = dict(block_migration=True, is_shared_instance_path=False,
@@ -97,25 +100,38 @@ class DestinationCheckTest(GuardTestCase):
         self.fs.free_bytes = 10 * MiB - 1
         self.assertEqual(-1, self.guard.available_mb())
 
-    def test_published_over_novas_value(self):
-        data = self.migrate_data(disk_available_mb=99999)
-        self.guard.publish(data, self.guard.available_mb())
-        self.assertEqual(1014, data.disk_available_mb)
+    def publish(self, **fields):
+        data = self.migrate_data(disk_available_mb=99999, **fields)
+        return self.guard.check_can_live_migrate_destination(data)
 
-    def test_off_leaves_novas_value(self):
-        self.conf.config(block_migration_disk_preflight=False, group='xloud')
-        data = self.migrate_data(disk_available_mb=99999)
-        self.guard.publish(data, self.guard.available_mb())
+    def test_published_beside_novas_value(self):
+        data = self.publish()
+        self.assertEqual({guard.AVAILABLE_KEY: '1014'},
+                         data.old_vol_attachment_ids)
+        # Below microversion 2.25 nova's own check reads disk_available_mb:
+        # it keeps nova's meaning.
         self.assertEqual(99999, data.disk_available_mb)
+
+    def test_off_publishes_nothing(self):
+        self.conf.config(block_migration_disk_preflight=False, group='xloud')
+        self.assertNotIn('old_vol_attachment_ids', self.publish())
 
     def test_unreadable_instances_path_publishes_no_figure(self):
         # A live migration that copies no disk must not be refused for it;
         # a block migration is refused in pre_live_migration (below).
-        self.guard.fs = disk_fx.FakeFS(0)
         self.guard.fs.free = lambda path: os.statvfs(path + '/missing')
-        data = self.migrate_data(disk_available_mb=99999)
-        self.guard.publish(data, self.guard.available_mb())
-        self.assertIsNone(data.disk_available_mb)
+        self.assertIs(guard.UNKNOWN, self.guard.available_mb())
+        self.assertNotIn('old_vol_attachment_ids', self.publish())
+
+    def test_image_backends_without_files_are_exempt(self):
+        # LVM and Ceph disks are not files in instances_path: a full
+        # instances_path says nothing about them.
+        self.fs.free_bytes = 0
+        for backend in guard.NON_FILE_BACKENDS:
+            self.conf.config(images_type=backend, group='libvirt')
+            self.assertNotIn('old_vol_attachment_ids', self.publish())
+        self.conf.config(images_type='qcow2', group='libvirt')
+        self.assertIn('old_vol_attachment_ids', self.publish())
 
 
 class RealDisksTestCase(GuardTestCase):
@@ -138,22 +154,29 @@ class RealDisksTestCase(GuardTestCase):
                                       64 * MiB, writes=[(0, 2 * MiB)])
         self.disks = [(self.root, 'qcow2', 'vda'), (self.eph, 'raw', 'vdb')]
         self.guard = guard.DiskGuard(
-            FakeHost(disk_fx.domain_xml(self.disks)),
+            FakeHost(disk_fx.domain_xml(self.disks)), CONF,
             fs=guard.space.LocalFS())
         self.allocated = (disk_fx.allocated(self.root) +
                           disk_fx.allocated(self.eph))
 
     def disk_info(self):
-        return self.guard.annotate(
+        return self.guard.get_instance_disk_info(
             jsonutils.dumps(disk_fx.nova_disk_info(self.disks)))
 
 
 class SourceCheckTest(RealDisksTestCase):
 
+    def published(self, available_bytes, **fields):
+        """Data as an Xloud destination returns it."""
+        data = self.migrate_data(**fields)
+        data.old_vol_attachment_ids = {
+            guard.AVAILABLE_KEY: str(available_bytes // MiB)}
+        return data
+
     def check(self, available_bytes, **fields):
-        data = self.migrate_data(disk_available_mb=available_bytes // MiB,
-                                 **fields)
-        self.guard.check_source(self.instance, data, None)
+        data = self.published(available_bytes, **fields)
+        self.guard.check_can_live_migrate_source(self.instance, data, None)
+        return data
 
     def test_refuses_when_allocated_bytes_alone_do_not_fit(self):
         needed = self.allocated + HEADROOM_MB * MiB
@@ -164,24 +187,35 @@ class SourceCheckTest(RealDisksTestCase):
                       % disk_fx.allocated(self.eph), str(err))
         self.assertIn('as reported by the destination', str(err))
 
-    def test_passes_when_they_fit(self):
-        self.check(self.allocated + HEADROOM_MB * MiB + MiB)
+    def test_passes_when_they_fit_and_removes_the_figure(self):
+        data = self.check(self.allocated + HEADROOM_MB * MiB + MiB)
+        # Nothing of ours travels on, and nova sees the field unset.
+        self.assertNotIn('old_vol_attachment_ids', data)
 
     def test_not_a_block_migration(self):
-        self.check(0, block_migration=False)
+        data = self.check(0, block_migration=False)
+        self.assertNotIn('old_vol_attachment_ids', data)
 
-    def test_destination_without_a_figure_decides_itself(self):
-        data = self.migrate_data()
-        self.guard.check_source(self.instance, data, None)
+    def test_stock_destination_is_not_judged_on_novas_figure(self):
+        # A stock destination's disk_available_mb is nova's figure (from
+        # the last periodic update, over-committed): not ours to judge on.
+        data = self.migrate_data(disk_available_mb=0)
+        self.guard.check_can_live_migrate_source(self.instance, data, None)
+        self.assertEqual(0, data.disk_available_mb)
 
     def test_volumes_are_not_counted(self):
         bdi = {'block_device_mapping': [{'mount_device': '/dev/vda'}]}
-        data = self.migrate_data(
-            disk_available_mb=disk_fx.allocated(self.eph) // MiB +
-            HEADROOM_MB + 1)
-        self.guard.check_source(self.instance, data, bdi)
-        self.assertRaises(exception.InsufficientDisk,
-                          self.guard.check_source, self.instance, data, None)
+        available = (disk_fx.allocated(self.eph) // MiB + HEADROOM_MB +
+                     1) * MiB
+        self.guard.check_can_live_migrate_source(
+            self.instance, self.published(available), bdi)
+        self.assertRaises(exception.InsufficientDisk, self.check, available)
+
+    def test_own_failure_lets_the_destination_decide(self):
+        self.guard._host = None  # any failure reading the guest's disks
+        self.check(0)
+        self.assertIn('The disk preflight could not pre-check the block '
+                      'migration', self.logger.output)
 
 
 class ReservationTest(RealDisksTestCase):
@@ -189,15 +223,15 @@ class ReservationTest(RealDisksTestCase):
     def setUp(self):
         super().setUp()
         self.dest_fs = disk_fx.FakeFS(free=1 * GiB)
-        self.dest = guard.DiskGuard(FakeHost(), fs=self.dest_fs)
-        self.dest.init_host('dest')
+        self.dest = guard.DiskGuard(FakeHost(), CONF, fs=self.dest_fs)
         self.needed = (self.allocated + disk_fx.allocated(self.base) +
                        HEADROOM_MB * MiB)
         self.ran = []
 
     def reserve(self, disk_info=None, **fields):
-        with self.dest.reservation(self.instance, self.migrate_data(**fields),
-                                   disk_info or self.disk_info()):
+        with self.dest.pre_live_migration(
+                self.instance, self.migrate_data(**fields),
+                disk_info or self.disk_info()):
             self.ran.append('nova pre_live_migration')
 
     def test_refused_before_nova_creates_anything(self):
@@ -215,7 +249,7 @@ class ReservationTest(RealDisksTestCase):
         self.assertEqual(['nova pre_live_migration'], self.ran)
         self.assertEqual(self.needed,
                          self.dest.ledger.snapshot()[UUID].total)
-        self.dest.release(UUID, 'test')
+        self.dest.post_live_migration_at_destination(self.instance)
         self.assertEqual(0, len(self.dest.ledger))
 
     def test_base_in_destination_cache_is_not_needed(self):
@@ -235,8 +269,8 @@ class ReservationTest(RealDisksTestCase):
 
     def test_failure_after_the_reservation_releases_it(self):
         def boom():
-            with self.dest.reservation(self.instance, self.migrate_data(),
-                                       self.disk_info()):
+            with self.dest.pre_live_migration(
+                    self.instance, self.migrate_data(), self.disk_info()):
                 raise nova_exc.DestinationDiskExists(path='/x')
         self.assertRaises(nova_exc.DestinationDiskExists, boom)
         self.assertEqual(0, len(self.dest.ledger))
@@ -267,11 +301,52 @@ class ReservationTest(RealDisksTestCase):
         self.assertRaises(exception.DiskInfoInvalid, self.dest._reserve,
                           self.instance, self.migrate_data(), None)
 
-    def test_stock_source_without_backing_sizes(self):
-        info = jsonutils.dumps(disk_fx.nova_disk_info(self.disks))
-        err = self.assertRaises(exception.DiskInfoInvalid, self.reserve,
-                                info)
-        self.assertIn('did not report its size', str(err))
+    def stock_info(self):
+        """The disk info of a stock nova source: no backing-image sizes."""
+        return jsonutils.dumps(disk_fx.nova_disk_info(self.disks))
+
+    def test_stock_source_is_judged_on_the_virtual_size(self):
+        # The base image is bounded by the virtual size of the disk over it.
+        bound = self.allocated + 1 * GiB + HEADROOM_MB * MiB
+        self.dest_fs.free_bytes = bound + 10 * MiB
+        self.reserve(self.stock_info())
+        self.assertEqual(bound, self.dest.ledger.snapshot()[UUID].total)
+
+    def test_stock_source_that_may_fit_proceeds_with_a_warning(self):
+        # Never refused for what the source did not say: the bound does not
+        # fit, what is known does; nova proceeds as stock nova would.
+        self.dest_fs.free_bytes = self.needed + 10 * MiB
+        self.reserve(self.stock_info())
+        self.assertEqual(['nova pre_live_migration'], self.ran)
+        self.assertEqual(self.allocated + HEADROOM_MB * MiB,
+                         self.dest.ledger.snapshot()[UUID].total)
+        self.assertIn('Cannot tell whether the block migration fits on '
+                      'host dest', self.logger.output)
+
+    def test_stock_source_that_cannot_fit_is_refused(self):
+        self.dest_fs.free_bytes = (self.allocated + HEADROOM_MB * MiB +
+                                   10 * MiB - 1)
+        self.assertRaises(exception.InsufficientDisk, self.reserve,
+                          self.stock_info())
+        self.assertEqual([], self.ran)
+
+    def test_image_backends_without_files_are_exempt(self):
+        self.dest_fs.free_bytes = 0
+        for backend in guard.NON_FILE_BACKENDS:
+            self.conf.config(images_type=backend, group='libvirt')
+            self.reserve()
+        self.assertEqual(0, len(self.dest.ledger))
+        self.conf.config(images_type='raw', group='libvirt')
+        self.assertRaises(exception.InsufficientDisk, self.reserve)
+
+    def test_own_failure_proceeds_without_a_reservation(self):
+        self.dest_fs.exists = None  # any failure of the preflight itself
+        self.dest_fs.free_bytes = 0
+        self.reserve()
+        self.assertEqual(['nova pre_live_migration'], self.ran)
+        self.assertEqual(0, len(self.dest.ledger))
+        self.assertIn('could not check the block migration',
+                      self.logger.output)
 
     def test_prune_drops_reservations_of_migrations_that_ended(self):
         self.reserve()
@@ -280,14 +355,14 @@ class ReservationTest(RealDisksTestCase):
         get = self.useFixture(fixtures.MockPatch(
             'nova.objects.Instance.get_by_uuid', return_value=instance))
         instance.task_state = task_states.MIGRATING
-        self.dest.prune()
+        self.dest.update_available_resource()
         self.assertEqual(1, len(self.dest.ledger))
         instance.host = 'dest'  # the migration completed
-        self.dest.prune()
+        self.dest.update_available_resource()
         self.assertEqual(0, len(self.dest.ledger))
         self.reserve()
         get.mock.side_effect = nova_exc.InstanceNotFound(instance_id=UUID)
-        self.dest.prune()
+        self.dest.update_available_resource()
         self.assertEqual(0, len(self.dest.ledger))
 
     def test_prune_keeps_reservations_when_the_database_fails(self):
@@ -295,7 +370,7 @@ class ReservationTest(RealDisksTestCase):
         self.useFixture(fixtures.MockPatch(
             'nova.objects.Instance.get_by_uuid',
             side_effect=RuntimeError('db down')))
-        self.dest.prune()
+        self.dest.update_available_resource()
         self.assertEqual(1, len(self.dest.ledger))
 
 
@@ -320,8 +395,8 @@ class ColdCheckTest(RealDisksTestCase):
         return '\n'.join(lines) + '\n'
 
     def check(self, dest='192.0.2.20'):
-        self.guard.check_cold(self.instance, dest, '192.0.2.10',
-                              self.disk_info)
+        self.guard.migrate_disk_and_power_off(self.instance, dest,
+                                              '192.0.2.10', self.disk_info)
 
     def test_refused_before_power_off_when_disks_do_not_fit(self):
         self.conf.config(remote_filesystem_transport='rsync',
@@ -347,16 +422,39 @@ class ColdCheckTest(RealDisksTestCase):
         self.dest_free -= 4096
         self.assertRaises(exception.InsufficientDisk, self.check)
 
-    def test_shared_instance_path_is_not_checked(self):
+    def local_need(self):
+        """What cp writes within instances_path: the allocated bytes."""
+        return self.allocated + HEADROOM_MB * MiB
+
+    def test_shared_instance_path_is_checked_against_this_filesystem(self):
         # The real probe through a real sh: the destination sees our marker.
+        # nova then copies every disk but swap with cp within this
+        # filesystem, whatever the destination's own figure says.
         self.guard.run_remote = lambda host, script: subprocess.run(
             ['sh', '-c', script], capture_output=True, text=True,
             check=True).stdout
         self.dest_free = 0
+        self.guard.fs = disk_fx.FakeFS(free=self.local_need() + 10 * MiB)
+        self.guard.fs.allocated = guard.space.LocalFS.allocated
         self.check()
+        self.guard.fs.free_bytes -= 1
+        err = self.assertRaises(exception.InsufficientDisk, self.check)
+        self.assertIn('cold migration over a shared instance path do not fit '
+                      'on host dest', str(err))
 
-    def test_same_host_resize_is_not_checked(self):
+    def test_same_host_resize_is_checked_against_this_filesystem(self):
+        self.guard.fs = disk_fx.FakeFS(free=self.local_need() + 10 * MiB)
+        self.guard.fs.allocated = guard.space.LocalFS.allocated
         self.check(dest='192.0.2.10')
+        self.assertEqual([], self.scripts)
+        # Block migrations copying here meanwhile count too.
+        self.guard.ledger.reserve('other', [('/x', 1)], 0, lambda *a: None,
+                                  lambda path: None)
+        err = self.assertRaises(exception.InsufficientDisk, self.check,
+                                dest='192.0.2.10')
+        self.assertIn('resize on the same host do not fit on host dest',
+                      str(err))
+        self.assertIn('less 1 block migration(s) in flight there', str(err))
         self.assertEqual([], self.scripts)
 
     def test_off(self):
@@ -398,9 +496,34 @@ class ColdCheckTest(RealDisksTestCase):
         self.guard.run_remote = lambda host, script: 'Welcome!\n'
         self.assertRaises(exception.DiskSpaceUnknown, self.check)
 
-    def test_bad_disk_info_is_a_refusal(self):
-        self.disk_info = lambda: '[{"path": "/x"}]'
-        self.assertRaises(exception.DiskInfoInvalid, self.check)
+    def test_unreadable_disk_info_proceeds_as_stock(self):
+        # As nova's own functional tests see it (no disk files): stock nova
+        # moves the server, so do we, with a WARNING.
+        def missing():
+            raise FileNotFoundError(2, 'No such file or directory')
+        for info in (missing, lambda: '[{"path": "/x"}]'):
+            self.disk_info = info
+            self.check()
+        self.assertEqual([], self.scripts)
+        self.assertIn('Cannot read the disk information of the instance',
+                      self.logger.output)
+
+    def test_own_failure_proceeds_as_stock(self):
+        self.guard.fs.apparent = None  # any failure of the preflight itself
+        self.conf.config(remote_filesystem_transport='ssh', group='libvirt')
+        self.dest_free = 0
+        self.check()
+        self.assertIn('could not check the cold migration',
+                      self.logger.output)
+
+    def test_image_backends_without_files_are_exempt(self):
+        self.dest_free = 0
+        for backend in guard.NON_FILE_BACKENDS:
+            self.conf.config(images_type=backend, group='libvirt')
+            self.check()
+        self.assertEqual([], self.scripts)
+        self.conf.config(images_type='qcow2', group='libvirt')
+        self.assertRaises(exception.InsufficientDisk, self.check)
 
 
 class AnnotateTest(RealDisksTestCase):
@@ -412,5 +535,17 @@ class AnnotateTest(RealDisksTestCase):
         self.assertEqual(disk_fx.nova_disk_info(self.disks)[0]['disk_size'],
                          disks[0]['disk_size'])
 
+    def test_annotates_for_the_cold_preflight_alone(self):
+        # Without the sizes the cold preflight could not count a backing
+        # image the destination lacks.
+        self.conf.config(block_migration_disk_preflight=False, group='xloud')
+        disks = jsonutils.loads(self.disk_info())
+        self.assertEqual(disk_fx.allocated(self.base),
+                         disks[0][need.BACKING_SIZE_KEY])
+        self.conf.config(cold_migration_disk_preflight=False, group='xloud')
+        self.assertNotIn(need.BACKING_SIZE_KEY,
+                         jsonutils.loads(self.disk_info())[0])
+
     def test_unparsable_info_passes_through_for_the_destination(self):
-        self.assertEqual('garbage', self.guard.annotate('garbage'))
+        self.assertEqual('garbage',
+                         self.guard.get_instance_disk_info('garbage'))

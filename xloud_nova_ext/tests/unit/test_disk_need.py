@@ -15,6 +15,7 @@
 import os
 
 import fixtures
+from nova.virt.libvirt import config as vconfig
 from oslo_serialization import jsonutils
 
 from xloud_harness import testing
@@ -236,28 +237,43 @@ class ParseDiskInfoTest(testing.TestCase):
         self.assertEqual([_disk()],
                          need.parse_disk_info(jsonutils.dumps([_disk()])))
 
-    def test_unknown_backing_size_refused_only_when_base_is_missing(self):
-        disks = [_disk(**{need.BACKING_SIZE_KEY: None})]
-        err = self.assertRaises(
-            exception.DiskInfoInvalid, need.block_migration_need,
-            disks, '/d/u', '/d/_base', 0, lambda path: False)
-        self.assertIn("backing image abc of disk is not in the destination's "
-                      "image cache and the source did not report its size",
-                      str(err))
+    def test_unknown_backing_size_is_bounded_by_the_virtual_size(self):
+        disks = [_disk(**{need.BACKING_SIZE_KEY: None}),
+                 _disk(path='/i/u/disk.eph0', virt_disk_size=2 * GiB,
+                       **{need.BACKING_SIZE_KEY: None})]
+        bounded = need.block_migration_need(disks, '/d/u', '/d/_base', 0,
+                                            lambda path: False)
+        self.assertTrue(bounded.bounded)
+        # Both disks plus the one image, at most as large as either disk.
+        self.assertEqual(200 * MiB + 2 * GiB, bounded.total)
+        self.assertIn('backing image abc (not in the image cache, size not '
+                      'reported: at most the virtual size of disk, '
+                      'disk.eph0)', bounded.describe())
+        self.assertEqual(200 * MiB, bounded.lower().total)
+        self.assertFalse(bounded.lower().bounded)
         present = need.block_migration_need(disks, '/d/u', '/d/_base', 0,
                                             lambda path: True)
-        self.assertEqual(100 * MiB, present.total)
+        self.assertEqual(200 * MiB, present.total)
+        self.assertFalse(present.bounded)
 
-    def test_nova_without_our_key_is_refused_when_base_is_missing(self):
+    def test_nova_without_our_key_is_bounded(self):
         # A source running stock nova sends no backing sizes.
         disks = [_disk()]
         del disks[0][need.BACKING_SIZE_KEY]
-        self.assertRaises(exception.DiskInfoInvalid,
-                          need.block_migration_need,
-                          disks, '/d/u', '/d/_base', 0, lambda path: False)
+        bounded = need.block_migration_need(disks, '/d/u', '/d/_base', 0,
+                                            lambda path: False)
+        self.assertEqual(100 * MiB + GiB, bounded.total)
+        self.assertTrue(bounded.bounded)
+
+    def test_reported_sizes_count_once_per_image(self):
+        disks = [_disk(), _disk(path='/i/u/disk.eph0')]
+        counted = need.block_migration_need(disks, '/d/u', '/d/_base', 0,
+                                            lambda path: False)
+        self.assertEqual(250 * MiB, counted.total)
+        self.assertFalse(counted.bounded)
 
 
-class DomainXMLTest(testing.TestCase):
+class GuestDisksTest(testing.TestCase):
 
     def test_local_file_disks_without_volumes(self):
         xml = disk_fx.domain_xml([('/i/u/disk', 'qcow2', 'vda'),
@@ -269,8 +285,13 @@ class DomainXMLTest(testing.TestCase):
             "name='pool/vol'/><target dev='vdc'/></disk>"
             "<disk type='block' device='disk'><source dev='/dev/sdx'/>"
             "<target dev='vdd'/></disk></devices>")
+        # The guest's disks as nova's Guest API parses them.
+        config = vconfig.LibvirtConfigGuest()
+        config.parse_str(xml)
+        disks = [d for d in config.devices
+                 if isinstance(d, vconfig.LibvirtConfigGuestDisk)]
         self.assertEqual(['/i/u/disk', '/i/u/disk.config'],
-                         need.local_disk_paths(xml, {'vdb'}))
+                         need.local_disk_paths(disks, {'vdb'}))
 
 
 class FormatTest(testing.TestCase):

@@ -55,14 +55,13 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def init_host(self, host):
         super().init_host(host)
-        self._disk.init_host(host)
         self._vtpm.init_host()
         self._cpu.init_host(host)
 
     def get_available_resource(self, nodename):
         # Periodic: drop disk reservations and pre-checked vTPM values of
         # migrations that ended unseen.
-        self._disk.prune()
+        self._disk.update_available_resource()
         self._vtpm.update_available_resource()
         data = super().get_available_resource(nodename)
         self._cpu.update_available_resource(data)
@@ -101,11 +100,10 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                                            **kwargs):
         self._cpu.check_can_live_migrate_destination(
             instance, src_compute_info)
-        disk_mb = self._disk.available_mb()
         data = super().check_can_live_migrate_destination(
             context, instance, src_compute_info, *args, **kwargs)
         data = self._vtpm.check_can_live_migrate_destination(instance, data)
-        return self._disk.publish(data, disk_mb)
+        return self._disk.check_can_live_migrate_destination(data)
 
     @exception.as_precheck_error
     def check_source_migrate_data_at_dest(self, ctxt, instance, migrate_data,
@@ -119,7 +117,8 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def pre_live_migration(self, context, instance, block_device_info,
                            network_info, disk_info, migrate_data):
         with self._vtpm.pre_live_migration(context, instance, migrate_data):
-            with self._disk.reservation(instance, migrate_data, disk_info):
+            with self._disk.pre_live_migration(instance, migrate_data,
+                                               disk_info):
                 return super().pre_live_migration(
                     context, instance, block_device_info, network_info,
                     disk_info, migrate_data)
@@ -130,7 +129,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
             super().post_live_migration_at_destination(
                 context, instance, *args, **kwargs)
         finally:
-            self._disk.release(instance.uuid, 'migration completed')
+            self._disk.post_live_migration_at_destination(instance)
         self._vtpm.post_live_migration_at_destination(instance)
 
     def rollback_live_migration_at_destination(self, context, instance,
@@ -139,7 +138,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
             super().rollback_live_migration_at_destination(
                 context, instance, *args, **kwargs)
         finally:
-            self._disk.release(instance.uuid, 'migration rolled back')
+            self._disk.rollback_live_migration_at_destination(instance)
             self._vtpm.rollback_live_migration_at_destination(instance)
 
     # Live migration, source.
@@ -152,12 +151,13 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                 context, instance, dest_check_data):
             data = super().check_can_live_migrate_source(
                 context, instance, dest_check_data, block_device_info)
-            self._disk.check_source(instance, data, block_device_info)
+            self._disk.check_can_live_migrate_source(instance, data,
+                                                     block_device_info)
         return data
 
     def get_instance_disk_info(self, instance, block_device_info=None):
-        return self._disk.annotate(super().get_instance_disk_info(
-            instance, block_device_info))
+        return self._disk.get_instance_disk_info(
+            super().get_instance_disk_info(instance, block_device_info))
 
     # Cold migration and resize.
 
@@ -166,7 +166,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                                    network_info, block_device_info=None,
                                    *args, **kwargs):
         self._vtpm.migrate_disk_and_power_off(context, instance, flavor)
-        self._disk.check_cold(
+        self._disk.migrate_disk_and_power_off(
             instance, dest, self.get_host_ip_addr(),
             lambda: self.get_instance_disk_info(instance, block_device_info))
         return super().migrate_disk_and_power_off(
