@@ -64,6 +64,20 @@ FULL_NEED = ROOT + CONFIG + BASE_SIZE + HEADROOM
 
 class DiskPreflightTestBase(base.XloudMigrationTestBase):
 
+    #: Computes that run stock nova's LibvirtDriver (a rolling install).
+    STOCK = ()
+
+    def start_compute(self, hostname='compute1', **kwargs):
+        if hostname not in self.STOCK:
+            return super().start_compute(hostname=hostname, **kwargs)
+        self.flags(compute_driver='libvirt.LibvirtDriver')
+        try:
+            # nova's own start_compute, without our driver's assertion.
+            return super(base.XloudMigrationTestBase, self).start_compute(
+                hostname=hostname, **kwargs)
+        finally:
+            self.flags(compute_driver='xloud.XloudLibvirtDriver')
+
     def setUp(self):
         super().setUp()
         self.use_local_storage()
@@ -76,14 +90,16 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
         self.fs = {}
         for hostname in self.COMPUTES:
             self.fs[hostname] = disk_fx.FakeFS(free=100 * GiB)
-            self.guard(hostname).fs = self.fs[hostname]
+            if hostname not in self.STOCK:
+                self.guard(hostname).fs = self.fs[hostname]
         # Calls of nova's own pre_live_migration (which creates the
         # instance directory and its images), by host.
         self.nova_pre_live_migration = []
         original = libvirt_driver.LibvirtDriver.pre_live_migration
 
         def spy(driver, *args, **kwargs):
-            self.nova_pre_live_migration.append(driver._disk.name)
+            self.nova_pre_live_migration.extend(
+                h for h, c in self.computes.items() if c.driver is driver)
             return original(driver, *args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
             nova_fakelibvirt.PARENT + '.pre_live_migration', spy))
@@ -99,10 +115,10 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
             return
         super()._migrate_stub(domain, destination, params, flags)
 
-    def boot_with_disks(self, host):
+    def boot_with_disks(self, host, root=ROOT, virtual=1 * GiB):
         server = self.boot(host)
         fs = self.fs[host]
-        self.disks.add(server['id'], fs, 'disk', ROOT, 1 * GiB,
+        self.disks.add(server['id'], fs, 'disk', root, virtual,
                        backing=BASE, backing_allocated=BASE_SIZE)
         self.disks.add(server['id'], fs, 'disk.config', CONFIG, CONFIG,
                        fmt='raw')
@@ -110,8 +126,9 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
 
     def assert_nothing_reserved(self):
         for hostname in self.COMPUTES:
-            self.assertEqual({}, self.guard(hostname).ledger.snapshot(),
-                             hostname)
+            if hostname not in self.STOCK:
+                self.assertEqual({}, self.guard(hostname).ledger.snapshot(),
+                                 hostname)
 
     def event_details(self, server, action='live-migration'):
         return ' '.join('%s: %s' % (e['event'], e.get('details') or '')
@@ -313,6 +330,67 @@ class MicroversionTest(DiskPreflightTestBase):
         self.assert_migrated(server, 'src', 'dest', migration)
 
 
+    def test_2_24_without_over_commit_keeps_novas_check(self):
+        """nova's check compares virtual sizes with nova's own figure.
+
+        The harness's hosts report 84 GiB free to nova; the destination's
+        filesystem has 1000 GiB. A 90 GiB disk must fail nova's check as it
+        does on stock nova, not pass on our figure.
+        """
+        server = self.boot_with_disks('src', virtual=90 * GiB)
+        self.fs['dest'].free_bytes = 1000 * GiB
+        err = self.assertRaises(client.OpenStackApiException,
+                                self._live_migrate_224, server, False)
+        self.assertEqual(400, err.response.status_code)
+        self.assertIn('Disk of instance is too large', str(err))
+        self.assertEqual([], self.nova_pre_live_migration)
+
+
+class StockSourceTest(DiskPreflightTestBase):
+    """Rolling install: a stock source sends no backing-image sizes."""
+
+    STOCK = ('src',)
+
+    def test_judged_on_the_virtual_size_when_that_fits(self):
+        server = self.boot_with_disks('src')
+        self.fs['dest'].free_bytes = ROOT + CONFIG + 1 * GiB + HEADROOM
+        migration = self.live_migrate(server, host='dest')
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assertNotIn('Cannot tell whether', self.log_text())
+
+    def test_not_refused_for_a_size_the_source_did_not_send(self):
+        # The bound (1 GiB) does not fit, the real image (300 MiB) does:
+        # the preflight cannot judge, and lets nova copy as stock nova does.
+        server = self.boot_with_disks('src')
+        self.fs['dest'].free_bytes = FULL_NEED
+        migration = self.live_migrate(server, host='dest')
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assertIn('Cannot tell whether the block migration fits on host '
+                      'dest', self.log_text())
+        self.assert_nothing_reserved()
+
+    def test_what_cannot_fit_at_all_is_refused_before_the_copy(self):
+        server = self.boot_with_disks('src')
+        self.fs['dest'].free_bytes = ROOT + CONFIG + HEADROOM - 1
+        self.live_migrate(server, host='dest')
+        self.assert_refused_by_destination(server)
+
+
+class StockDestinationTest(DiskPreflightTestBase):
+    """Rolling install: a stock destination publishes nova's figure only."""
+
+    STOCK = ('dest',)
+
+    def test_migrates_as_stock_nova_does(self):
+        # nova's figure there is 84 GiB (the harness's disk_available_least)
+        # and means something else: it is no ground for our refusal.
+        server = self.boot_with_disks('src', root=90 * GiB,
+                                      virtual=100 * GiB)
+        migration = self.live_migrate(server, host='dest',
+                                      block_migration=True)
+        self.assert_migrated(server, 'src', 'dest', migration)
+
+
 class ConcurrentBlockMigrationsTest(DiskPreflightTestBase):
     """Two sources, one destination."""
 
@@ -330,7 +408,8 @@ class ConcurrentBlockMigrationsTest(DiskPreflightTestBase):
         for source in ('src', 'src2'):
             guard, driver = self.guard(source), self.driver(source)
 
-            def counting_check_source(*args, _check=guard.check_source):
+            def counting_check_source(
+                    *args, _check=guard.check_can_live_migrate_source):
                 _check(*args)
                 prechecks.append(1)
                 if len(prechecks) == 2:
@@ -344,7 +423,7 @@ class ConcurrentBlockMigrationsTest(DiskPreflightTestBase):
                 both_prechecked.wait(20)
                 return _info(*args, **kwargs)
 
-            guard.check_source = counting_check_source
+            guard.check_can_live_migrate_source = counting_check_source
             driver.get_instance_disk_info = after_both_prechecks
 
         dest, reserve = self.guard('dest'), self.guard('dest')._reserve
@@ -455,6 +534,21 @@ class ColdMigrationPreflightTest(DiskPreflightTestBase):
         self.assertEqual('finished', migration['status'])
         self.assertEqual(['192.0.2.30'], self.probes)
 
+    def test_unreadable_disk_info_migrates_as_stock(self):
+        """As in nova's own test_migration_addr: no disk files to read."""
+        server = self.boot_with_disks('src')
+
+        def missing(instance, block_device_info=None):
+            raise FileNotFoundError(2, 'No such file or directory')
+        self.useFixture(fixtures.MonkeyPatch(disk_fx.ServerDisks.PARENT,
+                                             missing))
+        migration = self.cold_migrate(server)
+        self.assertEqual('finished', migration['status'])
+        self._wait_for_state_change(server, 'VERIFY_RESIZE')
+        self.assertEqual([], self.probes)
+        self.assertIn('Cannot read the disk information of the instance',
+                      self.log_text())
+
     def test_unreachable_destination_is_refused_with_the_fix(self):
         def refuse(host, script):
             raise OSError('ssh: connect to host %s port 22: '
@@ -472,3 +566,42 @@ class ColdMigrationPreflightTest(DiskPreflightTestBase):
         # Our probe marker is gone again.
         self.assertEqual([], [n for n in os.listdir(CONF.instances_path)
                               if n.startswith('.xloud')])
+
+
+class SameHostResizeTest(DiskPreflightTestBase):
+    """nova copies every disk but swap with cp within instances_path."""
+
+    COMPUTES = ('src',)
+
+    def setUp(self):
+        super().setUp()
+        self.flags(allow_resize_to_same_host=True)
+
+    def resize(self, server):
+        flavor = self._create_flavor(memory_mb=1024, vcpu=2, disk=20)
+        self.api.post_server_action(server['id'], {'resize': {
+            'flavorRef': flavor}})
+        return self.wait_for_migration(server, 'resize',
+                                       ('finished', 'error', 'failed'))
+
+    def test_tight_host_is_refused_before_power_off(self):
+        server = self.boot_with_disks('src')
+        # The copy (root disk and config drive, the base image is shared)
+        # and headroom, less one byte.
+        self.fs['src'].free_bytes = ROOT + CONFIG + HEADROOM - 1
+        migration = self.resize(server)
+        self.assertEqual('error', migration['status'])
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        self.assertIn(server['id'], self.domains_on('src'))
+        event = self._wait_for_instance_action_event(
+            server, 'resize', 'compute_resize_instance', 'error')
+        self.assertIn('[%s] The disks of this resize on the same host do '
+                      'not fit on host src' % CODE, event['details'])
+
+    def test_room_for_the_copy_resizes(self):
+        server = self.boot_with_disks('src')
+        self.fs['src'].free_bytes = ROOT + CONFIG + HEADROOM
+        migration = self.resize(server)
+        self.assertEqual('finished', migration['status'])
+        self._wait_for_state_change(server, 'VERIFY_RESIZE')
