@@ -54,6 +54,7 @@ from oslo_serialization import jsonutils  # noqa: E402
 
 import nova.conf  # noqa: E402
 
+from xloud_nova_ext.disk import guard  # noqa: E402
 from xloud_nova_ext.disk import need  # noqa: E402
 from xloud_nova_ext.disk import space  # noqa: E402
 from xloud_nova_ext.tests.fixtures import disk as disk_fx  # noqa: E402
@@ -96,8 +97,8 @@ class _Bench(base.XloudMigrationTestBase):
 
     def make_real_disks(self, instance):
         """Real images at the paths of the guest's domain XML."""
-        xml = self.driver('src')._host.get_guest(instance).get_xml_desc()
-        paths = need.local_disk_paths(xml)
+        guest = self.driver('src')._host.get_guest(instance)
+        paths = need.local_disk_paths(guest.get_all_disks())
         cache = os.path.join(CONF.instances_path,
                              CONF.image_cache.subdirectory_name)
         os.makedirs(cache, exist_ok=True)
@@ -125,7 +126,9 @@ class _Bench(base.XloudMigrationTestBase):
             graphics_listen_addr_spice='127.0.0.1', serial_listen_addr=None,
             dst_wants_file_backed_memory=False,
             instance_relative_path=instance.uuid,
-            is_shared_instance_path=False, is_shared_block_storage=False)
+            is_shared_instance_path=False, is_shared_block_storage=False,
+            # As an Xloud destination publishes its figure.
+            old_vol_attachment_ids={guard.AVAILABLE_KEY: '100000'})
 
     def measure(self, calls):
         self.use_local_storage()
@@ -145,7 +148,10 @@ class _Bench(base.XloudMigrationTestBase):
         data = self.migrate_data(instance)
 
         def preflight_source():
-            src._disk.check_source(instance, data, None)
+            # Takes the destination's figure out of the data: fresh data
+            # each call, its cost subtracted below.
+            src._disk.check_can_live_migrate_source(
+                instance, self.migrate_data(instance), None)
 
         def build_data():
             self.migrate_data(instance)
@@ -168,7 +174,8 @@ class _Bench(base.XloudMigrationTestBase):
         figures['stock'] = median_ms(stock, calls)
         figures['xloud'] = median_ms(xloud, calls)
         figures['build data'] = median_ms(build_data, calls)
-        figures['preflight source'] = median_ms(preflight_source, calls)
+        figures['preflight source'] = (median_ms(preflight_source, calls) -
+                                       figures['build data'])
         figures['available_mb'] = median_ms(dest._disk.available_mb, calls)
         figures['reserve'] = median_ms(reserve_and_release, calls)
         figures['statvfs'] = median_ms(
@@ -198,7 +205,7 @@ def main():
     print('%-62s %8.3f ms' % ('XloudLibvirtDriver.check_can_live_migrate_'
                               'source (3 safeguards)', xloud))
     print('%-62s %8.3f ms  target < %.1f ms: %s' % (
-        '  of which the disk preflight (DiskGuard.check_source)',
+        '  of which the disk preflight (its check_can_live_migrate_source)',
         f['preflight source'], TARGET_MS,
         'met' if f['preflight source'] < TARGET_MS else 'NOT MET'))
     print('%-62s %8.3f ms' % ('destination: available_mb (statvfs + '

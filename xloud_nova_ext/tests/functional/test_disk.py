@@ -95,12 +95,14 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
         # Calls of nova's own pre_live_migration (which creates the
         # instance directory and its images), by host.
         self.nova_pre_live_migration = []
+        self.nova_pre_live_migration_ids = []  # their instances' UUIDs
         original = libvirt_driver.LibvirtDriver.pre_live_migration
 
-        def spy(driver, *args, **kwargs):
+        def spy(driver, context, instance, *args, **kwargs):
             self.nova_pre_live_migration.extend(
                 h for h, c in self.computes.items() if c.driver is driver)
-            return original(driver, *args, **kwargs)
+            self.nova_pre_live_migration_ids.append(instance.uuid)
+            return original(driver, context, instance, *args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
             nova_fakelibvirt.PARENT + '.pre_live_migration', spy))
         self.copy_hooks = []

@@ -92,7 +92,7 @@ class DiskPreflightTruthTest(base.IntegrationTestCase):
         # The destination's nova-compute: its instances_path is B's small
         # filesystem. No headroom: the verdict alone must match reality.
         conf.config(instances_path=self.b.real_path(INSTANCES),
-                    reserved_host_disk_mb=0)
+                    reserved_host_disk_mb=0, host=self.b.name)
         conf.config(disk_headroom_mb=0, group='xloud')
         self.uuid = str(uuid.uuid4())
         self.name = 'dp-%s' % self.uuid[:8]
@@ -101,8 +101,7 @@ class DiskPreflightTruthTest(base.IntegrationTestCase):
         # HostPair.reset() empties A's image directory of files only.
         self.addCleanup(shutil.rmtree, self.a.real_path(self.inst_dir), True)
         self.addCleanup(shutil.rmtree, self.a.real_path(CACHE), True)
-        self.dest = guard_mod.DiskGuard(None, fs=space.LocalFS())
-        self.dest.init_host(self.b.name)
+        self.dest = guard_mod.DiskGuard(None, CONF, fs=space.LocalFS())
         self.instance = objects.Instance(uuid=self.uuid)
         self.migrate_data = objects.LibvirtLiveMigrateData(
             block_migration=True, is_shared_instance_path=False,
@@ -164,8 +163,8 @@ class DiskPreflightTruthTest(base.IntegrationTestCase):
         self.make_source(data)
         disk_info = self.source_disk_info()
 
-        with self.dest.reservation(self.instance, self.migrate_data,
-                                   disk_info) as reservation:
+        with self.dest.pre_live_migration(self.instance, self.migrate_data,
+                                          disk_info) as reservation:
             self.assertIsNotNone(reservation)
             self.assertLessEqual(reservation.total, free)
             self.assertGreater(reservation.total, free - 8 * MiB)
@@ -173,7 +172,7 @@ class DiskPreflightTruthTest(base.IntegrationTestCase):
             _conn, dom = self.start_guest()
             guests.live_migrate(dom, self.b, block='incremental',
                                 timeout=120)
-        self.dest.release(self.uuid, 'test done')
+        self.dest.post_live_migration_at_destination(self.instance)
 
         moved = self.open(self.b).lookupByUUIDString(self.uuid)
         self.assertEqual(libvirt.VIR_DOMAIN_RUNNING, moved.state()[0])

@@ -1,0 +1,43 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+
+"""The row a fault case reports, and the mixin that records it."""
+
+import collections
+
+#: One case's outcome. ``leftovers`` is {host: text}, "none" when clean.
+Row = collections.namedtuple('Row', 'fault ended status leftovers')
+
+#: Rows by test id. Kept outside the test: nova's TestCase clears its
+#: instance attributes when it ends.
+ROWS = {}
+
+
+class FaultCase(object):
+    """Mix into a TestCase; each test method is one fault case.
+
+    The fault is the first line of the test method's docstring. Call
+    :meth:`row` once the fault has played out and before asserting, so
+    that a case that does not hold still shows what happened.
+    """
+
+    def fault(self):
+        doc = getattr(self, self._testMethodName).__doc__ or ''
+        return doc.strip().split('\n')[0] or self._testMethodName
+
+    def row(self, ended, status, leftovers):
+        """Record where the server(s) ended, the record(s)' status, and
+        what was left on each host ({host: text}; empty text is "none")."""
+        self.fault_row = ROWS[self.id()] = Row(
+            self.fault(), ended, status,
+            {h: text or 'none' for h, text in leftovers.items()})
