@@ -55,7 +55,7 @@ from oslo_utils import units
 
 import nova.conf
 
-from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
+import xloud_nova_ext.conf  # noqa: F401  (registers [xloud])
 from xloud_nova_ext.disk import need as need_mod
 from xloud_nova_ext.disk import reservations
 from xloud_nova_ext.disk import space
@@ -284,7 +284,7 @@ class DiskGuard(object):
             return disk_info
         try:
             disks = jsonutils.loads(disk_info)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return disk_info  # the destination refuses it with the reason
         if not isinstance(disks, list):
             return disk_info

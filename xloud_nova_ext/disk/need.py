@@ -114,8 +114,10 @@ def parse_disk_info(text):
                        'migration')
     try:
         disks = jsonutils.loads(text)
-    except (TypeError, ValueError) as e:
-        raise _invalid('it is not valid JSON (%s)' % e)
+    except (TypeError, ValueError, RecursionError) as e:
+        # RecursionError: nested deeper than the JSON decoder goes.
+        raise _invalid('it is not valid JSON (%s)' % (
+            'nested too deep' if isinstance(e, RecursionError) else e))
     if not isinstance(disks, list):
         raise _invalid('expected a list of disks, got %s'
                        % type(disks).__name__)
@@ -148,7 +150,7 @@ def annotate(disks, cache_dir, allocated):
     """
     for disk in disks:
         backing = disk.get('backing_file')
-        if backing:
+        if backing and isinstance(backing, str):
             path = os.path.join(cache_dir, os.path.basename(backing))
             disk[BACKING_SIZE_KEY] = allocated(path)
     return disks

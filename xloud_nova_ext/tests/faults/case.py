@@ -36,8 +36,11 @@ class FaultCase(object):
         return doc.strip().split('\n')[0] or self._testMethodName
 
     def row(self, ended, status, leftovers):
-        """Record where the server(s) ended, the record(s)' status, and
-        what was left on each host ({host: text}; empty text is "none")."""
+        """Record what the fault left.
+
+        Where the server(s) ended, the migration record(s)' status, and
+        what was left on each host ({host: text}; empty text is "none").
+        """
         self.fault_row = ROWS[self.id()] = Row(
             self.fault(), ended, status,
             {h: text or 'none' for h, text in leftovers.items()})

@@ -331,7 +331,6 @@ class MicroversionTest(DiskPreflightTestBase):
         migration = self._live_migrate_224(server, disk_over_commit=True)
         self.assert_migrated(server, 'src', 'dest', migration)
 
-
     def test_2_24_without_over_commit_keeps_novas_check(self):
         """nova's check compares virtual sizes with nova's own figure.
 
