@@ -164,8 +164,9 @@ class InsufficientDisk(MigrationRefused):
             "host), or on the destination just before the copy when its "
             "exact count no longer fits (missing base image, migrations "
             "copying there meanwhile; the migration ends failed and no other "
-            "host is tried). Cold migration or resize: before the server is "
-            "stopped.")
+            "host is tried). Cold migration or resize, also to the same host "
+            "or over a shared instance path (nova copies the disks within "
+            "that filesystem): before the server is stopped.")
     code = 'xloud.disk.insufficient'
     # Totals first: nova keeps only 255 characters in instance action
     # events; the per-disk detail follows (and is in the logs in full).
@@ -178,8 +179,9 @@ class InsufficientDisk(MigrationRefused):
 
 
 class DiskInfoInvalid(MigrationRefused):
-    when = ("Live block migration, in the source's pre-check or on the "
-            "destination before the copy.")
+    when = ("Live block migration, on the destination before the copy "
+            "(a cold migration whose disk information cannot be read "
+            "proceeds as stock nova would, with a warning).")
     code = 'xloud.disk.info_invalid'
     msg_fmt = ("The source's disk information for the instance is unusable: "
                "%(detail)s.")

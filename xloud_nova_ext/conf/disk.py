@@ -30,11 +30,12 @@ backing image when the destination's image cache lacks it, and
 ``[DEFAULT] reserved_host_disk_mb`` and less what other block migrations to
 this host have reserved and not written yet.
 
-The destination publishes its available space in the pre-check (nova's
-``disk_available_mb``), the source refuses there when the disks' allocated
-size alone does not fit (so the scheduler can try another host), and the
-destination decides and reserves in ``pre_live_migration`` before any file
-is created.
+The destination publishes its available space in the pre-check (beside
+nova's ``disk_available_mb``, which keeps nova's value), the source refuses
+there when the disks' allocated size alone does not fit (so the scheduler
+can try another host), and the destination decides and reserves in
+``pre_live_migration`` before any file is created. With ``[libvirt]
+images_type`` ``lvm`` or ``rbd`` nothing is checked.
 
 Related options:
 
@@ -71,7 +72,9 @@ when the disks will not fit.
 
 The check runs one command over ssh (``stat -f`` and ``test -e``). Turn it
 off where the nova user's ssh key may only run ``rsync`` or ``scp``.
-Nothing is checked when the instance path is shared with the destination.
+A resize to the same host, or a migration over a shared instance path,
+copies the disks within this host's ``instances_path``: that copy is
+checked against this host's free space (no ssh for the same host).
 
 Related options:
 
