@@ -612,11 +612,11 @@ class LeakTest(VTPMTestBase):
             def reservation(*args, **kwargs):
                 refused()
                 yield
-            self.useFixture(fixtures.MockPatchObject(guard, 'reservation',
-                                                     reservation))
+            self.useFixture(fixtures.MockPatchObject(
+                guard, 'pre_live_migration', reservation))
         else:
-            self.useFixture(fixtures.MockPatchObject(guard, 'check_source',
-                                                     refused))
+            self.useFixture(fixtures.MockPatchObject(
+                guard, 'check_can_live_migrate_source', refused))
 
     def error_notifications(self, event_type):
         found = [n for n in self.notifier.notifications
