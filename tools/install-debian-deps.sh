@@ -23,6 +23,7 @@ packages=(
     libvirt-dev pkg-config gcc libc6-dev python3-dev python3-venv git
     shellcheck
     rabbitmq-server mariadb-server cpio
+    jq
 )
 
 if [ "$(id -u)" -ne 0 ]; then
