@@ -41,7 +41,7 @@ case "$*" in
   *"hypervisor list"*) printf '1\\n2\\n' ;;
   *"hypervisor show"*)
     id="${@: -1}"
-    printf '{\\n  "hypervisor_hostname": "cmp%%s",\\n  "cpu_info": %%s\\n}\\n' \
+    printf '{\\n "hypervisor_hostname": "cmp%%s",\\n "cpu_info": %%s\\n}\\n' \
         "$id" '%s' ;;
 esac
 """
@@ -57,7 +57,8 @@ def recipe():
 class RecipeTest(testtools.TestCase):
 
     def test_recipe_output_is_read_by_the_tool(self):
-        requirements.require(self, shutil.which('jq'), 'needs jq (Debian package jq)')
+        requirements.require(self, shutil.which('jq'),
+                             'needs jq (Debian package jq)')
         tmp = self.useFixture(fixtures.TempDir()).path
         cpu_info = json.dumps(json.dumps(CPU_INFO))
         stub = os.path.join(tmp, 'openstack')
