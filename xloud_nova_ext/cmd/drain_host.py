@@ -115,14 +115,23 @@ class Compute:
 
     def action_events(self, server_id, request_id, action):
         """Message and events of the request (else newest such action)."""
-        if not request_id:
-            actions = self.get('/servers/%s/os-instance-actions'
-                               % server_id)['instanceActions']
-            actions = [a for a in actions if a['action'] == action]
-            if not actions:
-                return None, []
-            request_id = max(actions, key=lambda a: a['start_time'])[
-                'request_id']
+        if request_id:
+            try:
+                return self._action(server_id, request_id)
+            except APIError:
+                # Behind some proxies the response's request id is not the
+                # one nova recorded the action under.
+                pass
+        actions = self.get('/servers/%s/os-instance-actions'
+                           % server_id)['instanceActions']
+        actions = [a for a in actions if a['action'] == action]
+        if not actions:
+            return None, []
+        request_id = max(actions, key=lambda a: a['start_time'])[
+            'request_id']
+        return self._action(server_id, request_id)
+
+    def _action(self, server_id, request_id):
         found = self.get('/servers/%s/os-instance-actions/%s' % (
             server_id, request_id))['instanceAction']
         return found.get('message'), found.get('events') or []
