@@ -207,6 +207,26 @@ def _nova_exceptions():
     return nova_exc
 
 
+# Any safeguard (xloud_nova_ext.virt.libvirt.failsafe)
+
+class SafeguardFailed(MigrationRefused):
+    """A safeguard failed unexpectedly where it may not let nova proceed.
+
+    Only the exception's type is named: its message could quote data the
+    safeguard handles (a vTPM secret) and stays in the host's log.
+    """
+
+    when = ("Where proceeding without the safeguard could send or lose a "
+            "vTPM secret: in a live-migration pre-check or "
+            "pre_live_migration, or before a cold migration or resize "
+            "stops the server; the server keeps running on its source.")
+    code = 'xloud.safeguard.failed'
+    msg_fmt = ("The %(safeguard)s safeguard failed unexpectedly on host "
+               "%(host)s (%(error)s in %(step)s); nothing was moved.")
+    fix_fmt = ("Read the traceback in that host's nova-compute log, correct "
+               "its cause (or report it), then retry.")
+
+
 def as_precheck_error(func):
     """Re-raise a refusal as nova's MigrationPreCheckError, text unchanged.
 

@@ -24,6 +24,10 @@ module and is tested without this class:
 
 Each refuses a doomed migration before any memory or disk is copied, with a
 :class:`nova.exception.MigrationPreCheckError` that names cause and fix.
+Each is reached through :class:`~.failsafe.Failsafe`: a safeguard's own
+unexpected failure refuses the migration only where going on could send or
+lose a vTPM secret (:data:`VTPM_REFUSES`); anywhere else nova proceeds as
+stock nova would, with a WARNING.
 """
 
 import nova.conf
@@ -35,10 +39,21 @@ from xloud_nova_ext.cpu import guard as cpu
 from xloud_nova_ext import disk
 from xloud_nova_ext import exception
 from xloud_nova_ext import installation
+from xloud_nova_ext.virt.libvirt import failsafe
 from xloud_nova_ext import vtpm
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
+
+#: The vTPM steps whose own failure refuses the migration (before anything
+#: moves): going on could send the secret over RPC or start the guest on a
+#: host without it. The CPU and disk safeguards only judge whether a move
+#: can work; when they cannot judge, nova moves the server as it would
+#: without them.
+VTPM_REFUSES = ('check_can_live_migrate_destination',
+                'check_source_migrate_data_at_dest',
+                'check_can_live_migrate_source', 'pre_live_migration',
+                'migrate_disk_and_power_off')
 
 
 class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
@@ -47,9 +62,10 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def __init__(self, virtapi, read_only=False):
         installation.require_supported_nova()
         super().__init__(virtapi, read_only)
-        self._vtpm = vtpm.VTPMGuard(self._host, CONF)
-        self._disk = disk.DiskGuard(self._host)
-        self._cpu = cpu.CPUGuard(self._host)
+        self._vtpm = failsafe.Failsafe(
+            'vTPM', vtpm.VTPMGuard(self._host, CONF), refuse=VTPM_REFUSES)
+        self._disk = failsafe.Failsafe('disk', disk.DiskGuard(self._host))
+        self._cpu = failsafe.Failsafe('CPU', cpu.CPUGuard(self._host))
 
     # Host.
 
