@@ -31,7 +31,6 @@ The operator's guide (admin/failures) tells which steps do which.
 """
 
 import contextlib
-import functools
 import inspect
 
 from oslo_config import cfg
@@ -74,7 +73,6 @@ class Failsafe(object):
         if attr.startswith('_') or not callable(member):
             return member
 
-        @functools.wraps(member)
         def call(*args, **kwargs):
             try:
                 result = member(*args, **kwargs)

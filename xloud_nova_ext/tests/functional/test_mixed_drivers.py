@@ -1,0 +1,103 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A cloud half-way through the install: stock and Xloud computes together.
+
+One nova harness, one compute running nova's own ``libvirt.LibvirtDriver``
+and one running ``xloud.XloudLibvirtDriver``, default options. Every
+migration stock nova allows between two stock hosts must work in both
+directions: live (shared storage), block, cold confirmed and cold reverted.
+vTPM servers across the two drivers are the vTPM safeguard's own tests
+(test_vtpm), which need its ``auto`` transport.
+"""
+
+from nova.virt.libvirt import driver as libvirt_driver
+
+from xloud_nova_ext.tests.functional import base
+from xloud_nova_ext.virt.libvirt import driver as xloud_driver
+
+DRIVERS = {'stock': 'libvirt.LibvirtDriver',
+           'xloud': 'xloud.XloudLibvirtDriver'}
+
+
+class MixedDriversTestBase(base.XloudMigrationTestBase):
+    """Computes named after their driver: ``stock`` and ``xloud``."""
+
+    COMPUTES = ('stock', 'xloud')
+
+    def _setup_compute_service(self):
+        pass  # each compute sets its own driver in start_compute
+
+    def start_compute(self, hostname='compute1', **kwargs):
+        self.flags(compute_driver=DRIVERS[hostname])
+        hostname = super(base.XloudMigrationTestBase, self).start_compute(
+            hostname=hostname, **kwargs)
+        driver = self.driver(hostname)
+        if hostname == 'xloud':
+            self.assertIsInstance(driver, xloud_driver.XloudLibvirtDriver)
+        else:
+            self.assertIs(libvirt_driver.LibvirtDriver, type(driver))
+        return hostname
+
+
+class Migrations(object):
+    """The migrations stock nova allows between two stock hosts."""
+
+    SOURCE = DEST = None
+
+    def cold_migrate(self, server):
+        server = self._migrate_server(server, host=self.DEST)
+        self.assertEqual(self.DEST, server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual('finished',
+                         self.migrations_of(server, 'migration')[-1][
+                             'status'])
+        return server
+
+    def test_live_migration(self):
+        server = self.boot(self.SOURCE)
+        migration = self.live_migrate(server, host=self.DEST)
+        self.assert_migrated(server, self.SOURCE, self.DEST, migration)
+
+    def test_block_migration(self):
+        self.use_local_storage()
+        server = self.boot(self.SOURCE)
+        migration = self.live_migrate(server, host=self.DEST,
+                                      block_migration=True)
+        self.assert_migrated(server, self.SOURCE, self.DEST, migration)
+
+    def test_cold_migration_confirmed(self):
+        server = self.cold_migrate(self.boot(self.SOURCE))
+        server = self._confirm_resize(server)
+        migration = self.wait_for_migration(server, 'migration',
+                                            ('confirmed',))
+        self.assert_migrated(server, self.SOURCE, self.DEST, migration,
+                             expected_status='confirmed')
+
+    def test_cold_migration_reverted(self):
+        server = self.cold_migrate(self.boot(self.SOURCE))
+        self.api.post_server_action(server['id'], {'revertResize': None})
+        self.wait_for_migration(server, 'migration', ('reverted',))
+        self._wait_for_instance_action_event(
+            server, 'revertResize', 'compute_finish_revert_resize',
+            'success')
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual(self.SOURCE, server['OS-EXT-SRV-ATTR:host'])
+        self.assertIn(server['id'], self.domains_on(self.SOURCE))
+        self.assertNotIn(server['id'], self.domains_on(self.DEST))
+
+
+class StockToXloudTest(Migrations, MixedDriversTestBase):
+    SOURCE, DEST = 'stock', 'xloud'
+
+
+class XloudToStockTest(Migrations, MixedDriversTestBase):
+    SOURCE, DEST = 'xloud', 'stock'

@@ -1,0 +1,348 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""XloudLibvirtDriver's wiring: which safeguard step runs in which hook.
+
+The driver is real (on nova's fakelibvirt); nova's own hook (the parent
+method) and the three safeguards are recording stand-ins with their real
+signatures, reached through the driver's real Failsafe wrappers, so each
+test reads as the order of calls a hook makes. The safeguards' behaviour is
+tested in their own modules, end to end in the functional tier.
+"""
+
+import inspect
+from unittest import mock
+
+import fixtures
+from nova import exception as nova_exc
+from nova import objects
+from nova.tests import fixtures as nova_fixtures
+from nova.virt import fake
+from nova.virt.libvirt import driver as libvirt_driver
+from oslo_config import fixture as config_fixture
+import testtools
+
+import nova.conf
+
+from xloud_nova_ext.cpu import guard as cpu_guard
+from xloud_nova_ext.disk import guard as disk_guard
+from xloud_nova_ext import exception
+from xloud_nova_ext.virt.libvirt import driver as xloud_driver
+from xloud_nova_ext.virt.libvirt import failsafe
+from xloud_nova_ext.vtpm import transfer as vtpm_transfer
+
+CONF = nova.conf.CONF
+REFUSAL = exception.VTPMSecretMissing(secret_uuid='s1')
+
+
+class DriverWiringTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(config_fixture.Config(CONF))
+        self.useFixture(nova_fixtures.LibvirtFixture())
+        self.driver = xloud_driver.XloudLibvirtDriver(fake.FakeVirtAPI(),
+                                                      False)
+        self.calls = mock.Mock()
+        for name, cls in (('vtpm', vtpm_transfer.VTPMGuard),
+                          ('disk', disk_guard.DiskGuard),
+                          ('cpu', cpu_guard.CPUGuard)):
+            guard = mock.create_autospec(cls, instance=True)
+            self.calls.attach_mock(guard, name)
+            wired = getattr(self.driver, '_' + name)
+            # The driver's own Failsafe (its policy), around the stand-in.
+            object.__setattr__(wired, '_fs_guard', guard)
+        self.instance = objects.Instance(uuid='6a1c4a3e-0d0e-4a55-8d39-'
+                                              '7e7f0c4b2f10')
+
+    def nova(self, hook, **kwargs):
+        """nova's own ``hook`` (what super() calls), among the calls."""
+        parent = self.useFixture(fixtures.MockPatchObject(
+            libvirt_driver.LibvirtDriver, hook, **kwargs)).mock
+        self.calls.attach_mock(parent, 'nova_' + hook)
+        return parent
+
+    def order(self):
+        """The steps called, in order (not what they returned did)."""
+        return [c[0] for c in self.calls.mock_calls if c[0].count('.') < 2]
+
+    # Live migration, destination.
+
+    def test_destination_check_cpu_first_then_nova_inside_vtpm(self):
+        self.nova('check_can_live_migrate_destination',
+                  return_value='nova data')
+        self.calls.disk.available_mb.return_value = 512
+        self.calls.vtpm.destination_check.return_value.__enter__\
+            .return_value.bind.side_effect = lambda data: data
+        self.calls.disk.publish.side_effect = lambda data, mb: (data, mb)
+
+        result = self.driver.check_can_live_migrate_destination(
+            'ctx', self.instance, 'src info', 'dst info')
+
+        self.assertEqual(('nova data', 512), result)
+        self.assertEqual(
+            ['cpu.check_destination', 'disk.available_mb',
+             'vtpm.destination_check',
+             'nova_check_can_live_migrate_destination', 'disk.publish'],
+            self.order())
+        self.calls.cpu.check_destination.assert_called_once_with(
+            self.instance, 'src info')
+
+    def test_destination_refusal_is_novas_precheck_error(self):
+        parent = self.nova('check_can_live_migrate_destination')
+        self.calls.cpu.check_destination.side_effect = REFUSAL
+
+        err = self.assertRaises(
+            nova_exc.MigrationPreCheckError,
+            self.driver.check_can_live_migrate_destination,
+            'ctx', self.instance, 'src info', 'dst info')
+
+        self.assertIn('[xloud.vtpm.secret_missing]', str(err))
+        parent.assert_not_called()
+
+    def test_vtpm_destination_bug_refuses_before_novas_check(self):
+        parent = self.nova('check_can_live_migrate_destination')
+        self.calls.vtpm.destination_check.side_effect = KeyError('x')
+
+        err = self.assertRaises(
+            nova_exc.MigrationPreCheckError,
+            self.driver.check_can_live_migrate_destination,
+            'ctx', self.instance, 'src info', 'dst info')
+
+        self.assertIn('[xloud.safeguard.failed]', str(err))
+        parent.assert_not_called()
+
+    def test_cpu_bug_lets_novas_check_run(self):
+        parent = self.nova('check_can_live_migrate_destination',
+                           return_value='nova data')
+        self.calls.cpu.check_destination.side_effect = KeyError('x')
+        self.calls.disk.publish.side_effect = lambda data, mb: data
+        self.calls.vtpm.destination_check.return_value.__enter__\
+            .return_value.bind.side_effect = lambda data: data
+
+        self.assertEqual('nova data',
+                         self.driver.check_can_live_migrate_destination(
+                             'ctx', self.instance, 'src', 'dst'))
+        parent.assert_called_once()
+
+    def test_pre_live_migration_nova_then_vtpm_inside_reservation(self):
+        self.nova('pre_live_migration', return_value='nova data')
+
+        result = self.driver.pre_live_migration(
+            'ctx', self.instance, 'bdi', 'net', 'disk info', 'migrate data')
+
+        self.assertEqual('nova data', result)
+        self.calls.disk.reservation.assert_called_once_with(
+            self.instance, 'migrate data', 'disk info')
+        self.assertEqual(['disk.reservation', 'nova_pre_live_migration',
+                          'vtpm.define_incoming'], self.order())
+
+    def test_pre_live_migration_refusal_is_novas_precheck_error(self):
+        self.nova('pre_live_migration')
+        self.calls.vtpm.define_incoming.side_effect = REFUSAL
+        self.assertRaises(nova_exc.MigrationPreCheckError,
+                          self.driver.pre_live_migration, 'ctx',
+                          self.instance, 'bdi', 'net', 'disk', 'data')
+
+    def test_post_at_destination_releases_even_when_nova_fails(self):
+        self.nova('post_live_migration_at_destination',
+                  side_effect=nova_exc.NovaException())
+        self.assertRaises(nova_exc.NovaException,
+                          self.driver.post_live_migration_at_destination,
+                          'ctx', self.instance, 'net')
+        self.calls.disk.release.assert_called_once_with(
+            self.instance.uuid, 'migration completed')
+
+    def test_rollback_at_destination_cleans_up_even_when_nova_fails(self):
+        self.nova('rollback_live_migration_at_destination',
+                  side_effect=nova_exc.NovaException())
+        self.assertRaises(nova_exc.NovaException,
+                          self.driver.rollback_live_migration_at_destination,
+                          'ctx', self.instance, 'net', 'bdi')
+        self.calls.disk.release.assert_called_once()
+        self.calls.vtpm.rollback_incoming.assert_called_once_with(
+            self.instance)
+
+    # Live migration, source.
+
+    def test_source_check_heals_first_then_disk_then_strips(self):
+        self.nova('check_can_live_migrate_source', return_value='nova data')
+        self.calls.vtpm.strip.return_value = 'stripped'
+
+        result = self.driver.check_can_live_migrate_source(
+            'ctx', self.instance, 'dest data', 'bdi')
+
+        self.assertEqual('stripped', result)
+        self.assertEqual(['vtpm.heal_source',
+                          'nova_check_can_live_migrate_source',
+                          'disk.check_source', 'vtpm.strip'], self.order())
+        self.calls.disk.check_source.assert_called_once_with(
+            self.instance, 'nova data', 'bdi')
+        self.calls.vtpm.strip.assert_called_once_with(self.instance,
+                                                      'nova data')
+
+    def test_disk_info_is_annotated(self):
+        self.nova('get_instance_disk_info', return_value='[]')
+        self.calls.disk.annotate.return_value = '[{}]'
+        self.assertEqual('[{}]', self.driver.get_instance_disk_info(
+            self.instance))
+
+    def test_disk_info_passes_unannotated_when_annotation_fails(self):
+        self.nova('get_instance_disk_info', return_value='[]')
+        self.calls.disk.annotate.side_effect = OSError('gone')
+        self.assertEqual('[]', self.driver.get_instance_disk_info(
+            self.instance))
+
+    # Cold migration and resize.
+
+    def test_cold_checks_run_before_nova_stops_the_guest(self):
+        self.nova('migrate_disk_and_power_off', return_value='{}')
+
+        self.assertEqual('{}', self.driver.migrate_disk_and_power_off(
+            'ctx', self.instance, 'dest', 'flavor', 'net'))
+
+        self.assertEqual(['vtpm.check_cold_migration', 'disk.check_cold',
+                          'nova_migrate_disk_and_power_off'], self.order())
+
+    def test_cold_refusal_rolls_back_and_nova_never_runs(self):
+        parent = self.nova('migrate_disk_and_power_off')
+        self.calls.disk.check_cold.side_effect = REFUSAL
+
+        err = self.assertRaises(
+            nova_exc.InstanceFaultRollback,
+            self.driver.migrate_disk_and_power_off,
+            'ctx', self.instance, 'dest', 'flavor', 'net')
+
+        self.assertIsInstance(err.inner_exception,
+                              nova_exc.MigrationPreCheckError)
+        parent.assert_not_called()
+
+    def test_cold_vtpm_bug_rolls_back(self):
+        parent = self.nova('migrate_disk_and_power_off')
+        self.calls.vtpm.check_cold_migration.side_effect = KeyError('x')
+
+        err = self.assertRaises(
+            nova_exc.InstanceFaultRollback,
+            self.driver.migrate_disk_and_power_off,
+            'ctx', self.instance, 'dest', 'flavor', 'net')
+
+        self.assertIn('[xloud.safeguard.failed]', str(err.inner_exception))
+        parent.assert_not_called()
+
+    def test_finish_migration_defines_before_and_records_after(self):
+        self.nova('finish_migration')
+        self.driver.finish_migration('ctx', 'migration', self.instance,
+                                     'disk', 'net', 'meta', True)
+        self.assertEqual(['vtpm.define_for_start', 'nova_finish_migration',
+                          'vtpm.grant_service_user',
+                          'cpu.record_running_cpu'], self.order())
+
+    def test_finish_revert_defines_before_and_records_after(self):
+        self.nova('finish_revert_migration')
+        self.driver.finish_revert_migration('ctx', self.instance, 'net',
+                                            'migration')
+        self.assertEqual(['vtpm.define_for_start',
+                          'nova_finish_revert_migration',
+                          'cpu.record_running_cpu'], self.order())
+
+    def test_confirm_then_the_source_forgets_the_secret(self):
+        self.nova('confirm_migration')
+        self.driver.confirm_migration('ctx', 'migration', self.instance,
+                                      'net')
+        self.assertEqual(['nova_confirm_migration', 'vtpm.moved_away'],
+                         self.order())
+
+    # Starting, stopping, the host.
+
+    def test_spawn_grants_and_records_after_nova(self):
+        self.nova('spawn')
+        self.driver.spawn('ctx', self.instance, 'image', [], 'pw', {})
+        self.assertEqual(['nova_spawn', 'vtpm.grant_service_user',
+                          'cpu.record_running_cpu'], self.order())
+
+    def test_spawn_survives_a_failing_record(self):
+        self.nova('spawn')
+        self.calls.cpu.record_running_cpu.side_effect = RuntimeError()
+        self.driver.spawn('ctx', self.instance, 'image', [], 'pw', {})
+
+    def test_power_on_grants_and_records(self):
+        self.nova('power_on')
+        self.driver.power_on('ctx', self.instance, 'net')
+        self.assertEqual(['nova_power_on', 'vtpm.grant_service_user',
+                          'cpu.record_running_cpu'], self.order())
+
+    def test_soft_reboot_records_without_granting(self):
+        self.nova('reboot')
+        self.driver.reboot('ctx', self.instance, 'net', 'SOFT')
+        self.assertEqual(['nova_reboot', 'cpu.record_running_cpu'],
+                         self.order())
+
+    def test_hard_reboot_grants(self):
+        self.nova('reboot')
+        self.driver.reboot('ctx', self.instance, 'net', 'HARD')
+        self.assertIn('vtpm.grant_service_user', self.order())
+
+    def test_host_boot_records_and_saves(self):
+        self.nova('resume_state_on_host_boot')
+        self.driver.resume_state_on_host_boot('ctx', self.instance, 'net')
+        self.calls.cpu.record_running_cpu.assert_called_once_with(
+            self.instance, save=True)
+
+    def test_destroy_then_the_secret_goes(self):
+        self.nova('destroy')
+        self.driver.destroy('ctx', self.instance, 'net')
+        self.assertEqual(['nova_destroy', 'vtpm.destroyed'], self.order())
+
+    def test_periodic_prunes_then_publishes_the_host_model(self):
+        self.nova('get_available_resource', return_value={'r': 1})
+        self.assertEqual({'r': 1},
+                         self.driver.get_available_resource('node'))
+        self.assertEqual(['disk.prune', 'vtpm.purge',
+                          'nova_get_available_resource',
+                          'cpu.publish_host_model'], self.order())
+
+    def test_init_host(self):
+        self.nova('init_host')
+        self.driver.init_host('cmp1')
+        self.assertEqual(['nova_init_host', 'disk.init_host',
+                          'cpu.check_configured_models'], self.order())
+
+
+class VTPMPolicyTest(testtools.TestCase):
+    """The refusing vTPM steps are real ones, and every step is decided."""
+
+    #: The vTPM steps whose failure lets nova proceed (see the driver).
+    PROCEEDS = {'confirm', 'end_check', 'heal_source', 'incoming_done',
+                'rollback_incoming', 'define_for_start', 'moved_away',
+                'destroyed', 'grant_service_user', 'purge'}
+
+    def test_every_public_vtpm_step_is_decided(self):
+        steps = {name for name, _ in inspect.getmembers(
+            vtpm_transfer.VTPMGuard, callable) if not name.startswith('_')}
+        refuses = set(xloud_driver.VTPM_REFUSES) - {'bind'}
+        self.assertEqual(set(), refuses - steps,
+                         'VTPM_REFUSES names steps VTPMGuard lacks')
+        self.assertEqual(set(), steps - refuses - self.PROCEEDS,
+                         'a new vTPM step: decide whether its failure '
+                         'refuses (driver.VTPM_REFUSES) or proceeds')
+
+    def test_bind_is_the_pending_checks_step(self):
+        self.assertTrue(callable(vtpm_transfer._Pending.bind))
+
+    def test_passthrough_names_real_arguments(self):
+        where = {'annotate': disk_guard.DiskGuard,
+                 'publish': disk_guard.DiskGuard,
+                 'strip': vtpm_transfer.VTPMGuard,
+                 'bind': vtpm_transfer._Pending}
+        for step, param in failsafe.PASSTHROUGH.items():
+            self.assertIn(param, inspect.signature(
+                getattr(where[step], step)).parameters, step)
