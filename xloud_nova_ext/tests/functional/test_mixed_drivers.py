@@ -20,8 +20,11 @@ vTPM servers across the two drivers are the vTPM safeguard's own tests
 (test_vtpm), which need its ``auto`` transport.
 """
 
+from nova import context as nova_context
 from nova.virt.libvirt import driver as libvirt_driver
 
+from xloud_nova_ext.cpu import xmlcpu
+from xloud_nova_ext.tests.fixtures import fake_cpu
 from xloud_nova_ext.tests.functional import base
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 
@@ -101,3 +104,24 @@ class StockToXloudTest(Migrations, MixedDriversTestBase):
 
 class XloudToStockTest(Migrations, MixedDriversTestBase):
     SOURCE, DEST = 'xloud', 'stock'
+
+
+class WhichHostsRunItTest(fake_cpu.FakeCPUHostsMixin,
+                          MixedDriversTestBase):
+    """What the operator's guide says tells the two kinds of host apart.
+
+    Both hosts have the same CPU, whose host-model libvirt can describe.
+    """
+
+    def test_hypervisor_cpu_info_names_the_host_model_on_xloud_only(self):
+        for hostname in ('stock', 'xloud'):
+            self.computes[hostname].manager.update_available_resource(
+                nova_context.get_admin_context())
+        self.admin_api.microversion = '2.87'
+        hypervisors = {
+            h['service']['host']: h['cpu_info'] for h in
+            self.admin_api.api_get('/os-hypervisors/detail').body[
+                'hypervisors']}
+        self.assertIn(xmlcpu.CPU_INFO_HOST_MODEL_KEY, hypervisors['xloud'])
+        self.assertNotIn(xmlcpu.CPU_INFO_HOST_MODEL_KEY,
+                         hypervisors['stock'])
