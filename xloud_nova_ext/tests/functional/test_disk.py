@@ -108,7 +108,7 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
         self.copy_hooks = []
 
     def guard(self, hostname):
-        return self.driver(hostname)._disk
+        return self.driver(hostname)._disk.__wrapped__
 
     def _migrate_stub(self, domain, destination, params, flags):
         # A hook returning True makes the copy fail, as libvirt reports it.

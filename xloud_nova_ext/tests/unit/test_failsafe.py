@@ -166,3 +166,4 @@ class FailsafeTest(testtools.TestCase):
         self.assertEqual('changed', self.guard.setting)
         self.assertIs(self.guard._step.__func__,
                       self.safe._step.__func__)
+        self.assertIs(self.guard, self.safe.__wrapped__)

@@ -65,6 +65,11 @@ class Failsafe(object):
         object.__setattr__(self, '_fs_guard', guard)
         object.__setattr__(self, '_fs_refuse', frozenset(refuse))
 
+    @property
+    def __wrapped__(self):
+        """The safeguard itself."""
+        return self._fs_guard
+
     def __setattr__(self, attr, value):
         setattr(self._fs_guard, attr, value)
 
