@@ -22,17 +22,17 @@ vTPM servers across the two drivers are the vTPM safeguard's own tests
 
 from nova import context as nova_context
 from nova.virt.libvirt import driver as libvirt_driver
+from xloud_harness import fake_cpu
+from xloud_harness import nova_fakelibvirt
 
 from xloud_nova_ext.cpu import xmlcpu
-from xloud_nova_ext.tests.fixtures import fake_cpu
-from xloud_nova_ext.tests.functional import base
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 
 DRIVERS = {'stock': 'libvirt.LibvirtDriver',
            'xloud': 'xloud.XloudLibvirtDriver'}
 
 
-class MixedDriversTestBase(base.XloudMigrationTestBase):
+class MixedDriversTestBase(nova_fakelibvirt.MigrationTestBase):
     """Computes named after their driver: ``stock`` and ``xloud``."""
 
     COMPUTES = ('stock', 'xloud')
@@ -42,8 +42,7 @@ class MixedDriversTestBase(base.XloudMigrationTestBase):
 
     def start_compute(self, hostname='compute1', **kwargs):
         self.flags(compute_driver=DRIVERS[hostname])
-        hostname = super(base.XloudMigrationTestBase, self).start_compute(
-            hostname=hostname, **kwargs)
+        hostname = super().start_compute(hostname=hostname, **kwargs)
         driver = self.driver(hostname)
         if hostname == 'xloud':
             self.assertIsInstance(driver, xloud_driver.XloudLibvirtDriver)
