@@ -84,7 +84,8 @@ class ProceedsAsStockTest(FailsafeTestBase):
 
     def test_cpu_check_failure_lets_live_migration_proceed(self):
         server = self.boot('src')
-        self.break_step('cpu.guard.CPUGuard.check_can_live_migrate_destination')
+        self.break_step(
+            'cpu.guard.CPUGuard.check_can_live_migrate_destination')
 
         migration = self.live_migrate(server, host='dest')
 

@@ -77,12 +77,12 @@ class DriverWiringTest(testtools.TestCase):
 
     # Live migration, destination.
 
-    def test_destination_check_cpu_first_then_nova_inside_vtpm(self):
+    def test_destination_check_cpu_first_then_nova_then_vtpm(self):
         self.nova('check_can_live_migrate_destination',
                   return_value='nova data')
         self.calls.disk.available_mb.return_value = 512
-        self.calls.vtpm.destination_check.return_value.__enter__\
-            .return_value.bind.side_effect = lambda data: data
+        self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
+            lambda instance, data: data)
         self.calls.disk.publish.side_effect = lambda data, mb: (data, mb)
 
         result = self.driver.check_can_live_migrate_destination(
@@ -90,16 +90,15 @@ class DriverWiringTest(testtools.TestCase):
 
         self.assertEqual(('nova data', 512), result)
         self.assertEqual(
-            ['cpu.check_destination', 'disk.available_mb',
-             'vtpm.destination_check',
-             'nova_check_can_live_migrate_destination', 'disk.publish'],
+            ['cpu.check_can_live_migrate_destination', 'disk.available_mb',
+             'nova_check_can_live_migrate_destination',
+             'vtpm.check_can_live_migrate_destination', 'disk.publish'],
             self.order())
-        self.calls.cpu.check_destination.assert_called_once_with(
-            self.instance, 'src info')
 
     def test_destination_refusal_is_novas_precheck_error(self):
         parent = self.nova('check_can_live_migrate_destination')
-        self.calls.cpu.check_destination.side_effect = REFUSAL
+        self.calls.cpu.check_can_live_migrate_destination.side_effect = (
+            REFUSAL)
 
         err = self.assertRaises(
             nova_exc.MigrationPreCheckError,
@@ -109,9 +108,10 @@ class DriverWiringTest(testtools.TestCase):
         self.assertIn('[xloud.vtpm.secret_missing]', str(err))
         parent.assert_not_called()
 
-    def test_vtpm_destination_bug_refuses_before_novas_check(self):
-        parent = self.nova('check_can_live_migrate_destination')
-        self.calls.vtpm.destination_check.side_effect = KeyError('x')
+    def test_vtpm_destination_bug_refuses(self):
+        self.nova('check_can_live_migrate_destination')
+        self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
+            KeyError('x'))
 
         err = self.assertRaises(
             nova_exc.MigrationPreCheckError,
@@ -119,22 +119,23 @@ class DriverWiringTest(testtools.TestCase):
             'ctx', self.instance, 'src info', 'dst info')
 
         self.assertIn('[xloud.safeguard.failed]', str(err))
-        parent.assert_not_called()
+        self.calls.disk.publish.assert_not_called()
 
     def test_cpu_bug_lets_novas_check_run(self):
         parent = self.nova('check_can_live_migrate_destination',
                            return_value='nova data')
-        self.calls.cpu.check_destination.side_effect = KeyError('x')
+        self.calls.cpu.check_can_live_migrate_destination.side_effect = (
+            KeyError('x'))
         self.calls.disk.publish.side_effect = lambda data, mb: data
-        self.calls.vtpm.destination_check.return_value.__enter__\
-            .return_value.bind.side_effect = lambda data: data
+        self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
+            lambda instance, data: data)
 
         self.assertEqual('nova data',
                          self.driver.check_can_live_migrate_destination(
                              'ctx', self.instance, 'src', 'dst'))
         parent.assert_called_once()
 
-    def test_pre_live_migration_nova_then_vtpm_inside_reservation(self):
+    def test_pre_live_migration_nova_inside_vtpm_and_reservation(self):
         self.nova('pre_live_migration', return_value='nova data')
 
         result = self.driver.pre_live_migration(
@@ -143,15 +144,16 @@ class DriverWiringTest(testtools.TestCase):
         self.assertEqual('nova data', result)
         self.calls.disk.reservation.assert_called_once_with(
             self.instance, 'migrate data', 'disk info')
-        self.assertEqual(['disk.reservation', 'nova_pre_live_migration',
-                          'vtpm.define_incoming'], self.order())
+        self.assertEqual(['vtpm.pre_live_migration', 'disk.reservation',
+                          'nova_pre_live_migration'], self.order())
 
-    def test_pre_live_migration_refusal_is_novas_precheck_error(self):
-        self.nova('pre_live_migration')
-        self.calls.vtpm.define_incoming.side_effect = REFUSAL
+    def test_pre_live_migration_vtpm_bug_refuses_before_nova(self):
+        parent = self.nova('pre_live_migration')
+        self.calls.vtpm.pre_live_migration.side_effect = KeyError('x')
         self.assertRaises(nova_exc.MigrationPreCheckError,
                           self.driver.pre_live_migration, 'ctx',
                           self.instance, 'bdi', 'net', 'disk', 'data')
+        parent.assert_not_called()
 
     def test_post_at_destination_releases_even_when_nova_fails(self):
         self.nova('post_live_migration_at_destination',
@@ -169,26 +171,23 @@ class DriverWiringTest(testtools.TestCase):
                           self.driver.rollback_live_migration_at_destination,
                           'ctx', self.instance, 'net', 'bdi')
         self.calls.disk.release.assert_called_once()
-        self.calls.vtpm.rollback_incoming.assert_called_once_with(
-            self.instance)
+        self.calls.vtpm.rollback_live_migration_at_destination\
+            .assert_called_once_with(self.instance)
 
     # Live migration, source.
 
-    def test_source_check_heals_first_then_disk_then_strips(self):
+    def test_source_check_nova_and_disk_inside_vtpm(self):
         self.nova('check_can_live_migrate_source', return_value='nova data')
-        self.calls.vtpm.strip.return_value = 'stripped'
 
         result = self.driver.check_can_live_migrate_source(
             'ctx', self.instance, 'dest data', 'bdi')
 
-        self.assertEqual('stripped', result)
-        self.assertEqual(['vtpm.heal_source',
+        self.assertEqual('nova data', result)
+        self.assertEqual(['vtpm.check_can_live_migrate_source',
                           'nova_check_can_live_migrate_source',
-                          'disk.check_source', 'vtpm.strip'], self.order())
+                          'disk.check_source'], self.order())
         self.calls.disk.check_source.assert_called_once_with(
             self.instance, 'nova data', 'bdi')
-        self.calls.vtpm.strip.assert_called_once_with(self.instance,
-                                                      'nova data')
 
     def test_disk_info_is_annotated(self):
         self.nova('get_instance_disk_info', return_value='[]')
@@ -210,7 +209,8 @@ class DriverWiringTest(testtools.TestCase):
         self.assertEqual('{}', self.driver.migrate_disk_and_power_off(
             'ctx', self.instance, 'dest', 'flavor', 'net'))
 
-        self.assertEqual(['vtpm.check_cold_migration', 'disk.check_cold',
+        self.assertEqual(['vtpm.migrate_disk_and_power_off',
+                          'disk.check_cold',
                           'nova_migrate_disk_and_power_off'], self.order())
 
     def test_cold_refusal_rolls_back_and_nova_never_runs(self):
@@ -228,7 +228,7 @@ class DriverWiringTest(testtools.TestCase):
 
     def test_cold_vtpm_bug_rolls_back(self):
         parent = self.nova('migrate_disk_and_power_off')
-        self.calls.vtpm.check_cold_migration.side_effect = KeyError('x')
+        self.calls.vtpm.migrate_disk_and_power_off.side_effect = KeyError()
 
         err = self.assertRaises(
             nova_exc.InstanceFaultRollback,
@@ -238,111 +238,118 @@ class DriverWiringTest(testtools.TestCase):
         self.assertIn('[xloud.safeguard.failed]', str(err.inner_exception))
         parent.assert_not_called()
 
+    def test_cold_disk_bug_lets_nova_move_the_server(self):
+        parent = self.nova('migrate_disk_and_power_off', return_value='{}')
+        self.calls.disk.check_cold.side_effect = FileNotFoundError()
+        self.assertEqual('{}', self.driver.migrate_disk_and_power_off(
+            'ctx', self.instance, 'dest', 'flavor', 'net'))
+        parent.assert_called_once()
+
     def test_finish_migration_defines_before_and_records_after(self):
         self.nova('finish_migration')
         self.driver.finish_migration('ctx', 'migration', self.instance,
                                      'disk', 'net', 'meta', True)
-        self.assertEqual(['vtpm.define_for_start', 'nova_finish_migration',
-                          'vtpm.grant_service_user',
-                          'cpu.record_running_cpu'], self.order())
+        self.assertEqual(['vtpm.guest_starting', 'nova_finish_migration',
+                          'vtpm.guest_started', 'cpu.guest_started'],
+                         self.order())
 
     def test_finish_revert_defines_before_and_records_after(self):
         self.nova('finish_revert_migration')
         self.driver.finish_revert_migration('ctx', self.instance, 'net',
                                             'migration')
-        self.assertEqual(['vtpm.define_for_start',
+        self.assertEqual(['vtpm.guest_starting',
                           'nova_finish_revert_migration',
-                          'cpu.record_running_cpu'], self.order())
+                          'vtpm.guest_started', 'cpu.guest_started'],
+                         self.order())
 
     def test_confirm_then_the_source_forgets_the_secret(self):
         self.nova('confirm_migration')
         self.driver.confirm_migration('ctx', 'migration', self.instance,
                                       'net')
-        self.assertEqual(['nova_confirm_migration', 'vtpm.moved_away'],
-                         self.order())
+        self.assertEqual(['nova_confirm_migration',
+                          'vtpm.confirm_migration'], self.order())
 
     # Starting, stopping, the host.
 
-    def test_spawn_grants_and_records_after_nova(self):
+    def test_spawn_then_guest_started(self):
         self.nova('spawn')
         self.driver.spawn('ctx', self.instance, 'image', [], 'pw', {})
-        self.assertEqual(['nova_spawn', 'vtpm.grant_service_user',
-                          'cpu.record_running_cpu'], self.order())
+        self.assertEqual(['nova_spawn', 'vtpm.guest_started',
+                          'cpu.guest_started'], self.order())
 
-    def test_spawn_survives_a_failing_record(self):
+    def test_spawn_survives_failing_safeguards(self):
         self.nova('spawn')
-        self.calls.cpu.record_running_cpu.side_effect = RuntimeError()
+        self.calls.cpu.guest_started.side_effect = RuntimeError()
+        self.calls.vtpm.guest_started.side_effect = RuntimeError()
         self.driver.spawn('ctx', self.instance, 'image', [], 'pw', {})
 
-    def test_power_on_grants_and_records(self):
+    def test_power_on_then_guest_started(self):
         self.nova('power_on')
         self.driver.power_on('ctx', self.instance, 'net')
-        self.assertEqual(['nova_power_on', 'vtpm.grant_service_user',
-                          'cpu.record_running_cpu'], self.order())
+        self.assertEqual(['nova_power_on', 'vtpm.guest_started',
+                          'cpu.guest_started'], self.order())
 
-    def test_soft_reboot_records_without_granting(self):
+    def test_soft_reboot_records_the_cpu_only(self):
         self.nova('reboot')
         self.driver.reboot('ctx', self.instance, 'net', 'SOFT')
-        self.assertEqual(['nova_reboot', 'cpu.record_running_cpu'],
-                         self.order())
+        self.assertEqual(['nova_reboot', 'cpu.guest_started'], self.order())
 
-    def test_hard_reboot_grants(self):
+    def test_hard_reboot_tells_both(self):
         self.nova('reboot')
         self.driver.reboot('ctx', self.instance, 'net', 'HARD')
-        self.assertIn('vtpm.grant_service_user', self.order())
+        self.assertEqual(['nova_reboot', 'vtpm.guest_started',
+                          'cpu.guest_started'], self.order())
 
     def test_host_boot_records_and_saves(self):
         self.nova('resume_state_on_host_boot')
         self.driver.resume_state_on_host_boot('ctx', self.instance, 'net')
-        self.calls.cpu.record_running_cpu.assert_called_once_with(
+        self.calls.cpu.guest_started.assert_called_once_with(
             self.instance, save=True)
 
     def test_destroy_then_the_secret_goes(self):
         self.nova('destroy')
         self.driver.destroy('ctx', self.instance, 'net')
-        self.assertEqual(['nova_destroy', 'vtpm.destroyed'], self.order())
+        self.assertEqual(['nova_destroy', 'vtpm.destroy'], self.order())
 
     def test_periodic_prunes_then_publishes_the_host_model(self):
         self.nova('get_available_resource', return_value={'r': 1})
         self.assertEqual({'r': 1},
                          self.driver.get_available_resource('node'))
-        self.assertEqual(['disk.prune', 'vtpm.purge',
+        self.assertEqual(['disk.prune', 'vtpm.update_available_resource',
                           'nova_get_available_resource',
-                          'cpu.publish_host_model'], self.order())
+                          'cpu.update_available_resource'], self.order())
 
     def test_init_host(self):
         self.nova('init_host')
         self.driver.init_host('cmp1')
         self.assertEqual(['nova_init_host', 'disk.init_host',
-                          'cpu.check_configured_models'], self.order())
+                          'vtpm.init_host', 'cpu.init_host'], self.order())
 
 
 class VTPMPolicyTest(testtools.TestCase):
     """The refusing vTPM steps are real ones, and every step is decided."""
 
     #: The vTPM steps whose failure lets nova proceed (see the driver).
-    PROCEEDS = {'confirm', 'end_check', 'heal_source', 'incoming_done',
-                'rollback_incoming', 'define_for_start', 'moved_away',
-                'destroyed', 'grant_service_user', 'purge'}
+    PROCEEDS = {'init_host', 'post_live_migration_at_destination',
+                'rollback_live_migration_at_destination', 'guest_starting',
+                'guest_started', 'confirm_migration', 'destroy',
+                'update_available_resource'}
 
     def test_every_public_vtpm_step_is_decided(self):
         steps = {name for name, _ in inspect.getmembers(
             vtpm_transfer.VTPMGuard, callable) if not name.startswith('_')}
-        refuses = set(xloud_driver.VTPM_REFUSES) - {'bind'}
+        refuses = set(xloud_driver.VTPM_REFUSES)
         self.assertEqual(set(), refuses - steps,
                          'VTPM_REFUSES names steps VTPMGuard lacks')
         self.assertEqual(set(), steps - refuses - self.PROCEEDS,
                          'a new vTPM step: decide whether its failure '
                          'refuses (driver.VTPM_REFUSES) or proceeds')
 
-    def test_bind_is_the_pending_checks_step(self):
-        self.assertTrue(callable(vtpm_transfer._Pending.bind))
-
     def test_passthrough_names_real_arguments(self):
         where = {'annotate': disk_guard.DiskGuard,
                  'publish': disk_guard.DiskGuard,
-                 'strip': vtpm_transfer.VTPMGuard,
-                 'bind': vtpm_transfer._Pending}
+                 'check_can_live_migrate_destination':
+                     vtpm_transfer.VTPMGuard}
         for step, param in failsafe.PASSTHROUGH.items():
             self.assertIn(param, inspect.signature(
                 getattr(where[step], step)).parameters, step)

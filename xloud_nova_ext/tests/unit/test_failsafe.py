@@ -167,3 +167,5 @@ class FailsafeTest(testtools.TestCase):
         self.assertIs(self.guard._step.__func__,
                       self.safe._step.__func__)
         self.assertIs(self.guard, self.safe.__wrapped__)
+        del self.safe.setting
+        self.assertFalse(hasattr(self.guard, 'setting'))

@@ -73,6 +73,9 @@ class Failsafe(object):
     def __setattr__(self, attr, value):
         setattr(self._fs_guard, attr, value)
 
+    def __delattr__(self, attr):
+        delattr(self._fs_guard, attr)
+
     def __getattr__(self, attr):
         member = getattr(self._fs_guard, attr)
         if attr.startswith('_') or not callable(member):
