@@ -103,40 +103,41 @@ class ProceedsAsStockTest(FailsafeTestBase):
     def test_disk_steps_failing_let_block_migration_proceed(self):
         self.use_local_storage()
         server = self.boot('src')
-        for step in ('available_mb', 'check_source', 'reservation',
-                     'annotate'):
+        for step in ('check_can_live_migrate_source',
+                     'pre_live_migration', 'get_instance_disk_info'):
             self.break_step('disk.guard.DiskGuard.' + step)
 
         migration = self.live_migrate(server, host='dest',
                                       block_migration=True)
 
         self.assert_migrated(server, 'src', 'dest', migration)
-        for step in ('available_mb', 'check_source', 'reservation',
-                     'annotate'):
+        for step in ('check_can_live_migrate_source',
+                     'pre_live_migration', 'get_instance_disk_info'):
             self.assert_warned('disk', step)
 
     def test_disk_publish_failure_keeps_novas_figure(self):
         self.use_local_storage()
         server = self.boot('src')
-        self.break_step('disk.guard.DiskGuard.publish')
+        self.break_step(
+            'disk.guard.DiskGuard.check_can_live_migrate_destination')
 
         migration = self.live_migrate(server, host='dest',
                                       block_migration=True)
 
         self.assert_migrated(server, 'src', 'dest', migration)
-        self.assert_warned('disk', 'publish')
+        self.assert_warned('disk', 'check_can_live_migrate_destination')
 
     def test_cold_preflight_failure_lets_cold_migration_proceed(self):
         # nova's test_migration_addr: the disk info cannot be read there.
         server = self.boot('src')
-        self.break_step('disk.guard.DiskGuard.check_cold')
+        self.break_step('disk.guard.DiskGuard.migrate_disk_and_power_off')
 
         migration = self.cold_migrate(server)
 
         self.assertEqual('finished', migration['status'])
         server = self._confirm_resize(server)
         self.assertEqual('dest', server['OS-EXT-SRV-ATTR:host'])
-        self.assert_warned('disk', 'check_cold')
+        self.assert_warned('disk', 'migrate_disk_and_power_off')
 
     def test_vtpm_steps_after_the_move_let_it_complete(self):
         server = self.boot('src')

@@ -80,19 +80,20 @@ class DriverWiringTest(testtools.TestCase):
     def test_destination_check_cpu_first_then_nova_then_vtpm(self):
         self.nova('check_can_live_migrate_destination',
                   return_value='nova data')
-        self.calls.disk.available_mb.return_value = 512
         self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
             lambda instance, data: data)
-        self.calls.disk.publish.side_effect = lambda data, mb: (data, mb)
+        self.calls.disk.check_can_live_migrate_destination.side_effect = (
+            lambda data: (data, 512))
 
         result = self.driver.check_can_live_migrate_destination(
             'ctx', self.instance, 'src info', 'dst info')
 
         self.assertEqual(('nova data', 512), result)
         self.assertEqual(
-            ['cpu.check_can_live_migrate_destination', 'disk.available_mb',
+            ['cpu.check_can_live_migrate_destination',
              'nova_check_can_live_migrate_destination',
-             'vtpm.check_can_live_migrate_destination', 'disk.publish'],
+             'vtpm.check_can_live_migrate_destination',
+             'disk.check_can_live_migrate_destination'],
             self.order())
 
     def test_destination_refusal_is_novas_precheck_error(self):
@@ -119,14 +120,15 @@ class DriverWiringTest(testtools.TestCase):
             'ctx', self.instance, 'src info', 'dst info')
 
         self.assertIn('[xloud.safeguard.failed]', str(err))
-        self.calls.disk.publish.assert_not_called()
+        self.calls.disk.check_can_live_migrate_destination.assert_not_called()
 
     def test_cpu_bug_lets_novas_check_run(self):
         parent = self.nova('check_can_live_migrate_destination',
                            return_value='nova data')
         self.calls.cpu.check_can_live_migrate_destination.side_effect = (
             KeyError('x'))
-        self.calls.disk.publish.side_effect = lambda data, mb: data
+        self.calls.disk.check_can_live_migrate_destination.side_effect = (
+            lambda data: data)
         self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
             lambda instance, data: data)
 
@@ -142,9 +144,9 @@ class DriverWiringTest(testtools.TestCase):
             'ctx', self.instance, 'bdi', 'net', 'disk info', 'migrate data')
 
         self.assertEqual('nova data', result)
-        self.calls.disk.reservation.assert_called_once_with(
+        self.calls.disk.pre_live_migration.assert_called_once_with(
             self.instance, 'migrate data', 'disk info')
-        self.assertEqual(['vtpm.pre_live_migration', 'disk.reservation',
+        self.assertEqual(['vtpm.pre_live_migration', 'disk.pre_live_migration',
                           'nova_pre_live_migration'], self.order())
 
     def test_pre_live_migration_vtpm_bug_refuses_before_nova(self):
@@ -161,8 +163,8 @@ class DriverWiringTest(testtools.TestCase):
         self.assertRaises(nova_exc.NovaException,
                           self.driver.post_live_migration_at_destination,
                           'ctx', self.instance, 'net')
-        self.calls.disk.release.assert_called_once_with(
-            self.instance.uuid, 'migration completed')
+        self.calls.disk.post_live_migration_at_destination\
+            .assert_called_once_with(self.instance)
 
     def test_rollback_at_destination_cleans_up_even_when_nova_fails(self):
         self.nova('rollback_live_migration_at_destination',
@@ -170,7 +172,8 @@ class DriverWiringTest(testtools.TestCase):
         self.assertRaises(nova_exc.NovaException,
                           self.driver.rollback_live_migration_at_destination,
                           'ctx', self.instance, 'net', 'bdi')
-        self.calls.disk.release.assert_called_once()
+        self.calls.disk.rollback_live_migration_at_destination\
+            .assert_called_once_with(self.instance)
         self.calls.vtpm.rollback_live_migration_at_destination\
             .assert_called_once_with(self.instance)
 
@@ -185,19 +188,20 @@ class DriverWiringTest(testtools.TestCase):
         self.assertEqual('nova data', result)
         self.assertEqual(['vtpm.check_can_live_migrate_source',
                           'nova_check_can_live_migrate_source',
-                          'disk.check_source'], self.order())
-        self.calls.disk.check_source.assert_called_once_with(
+                          'disk.check_can_live_migrate_source'],
+                         self.order())
+        self.calls.disk.check_can_live_migrate_source.assert_called_once_with(
             self.instance, 'nova data', 'bdi')
 
     def test_disk_info_is_annotated(self):
         self.nova('get_instance_disk_info', return_value='[]')
-        self.calls.disk.annotate.return_value = '[{}]'
+        self.calls.disk.get_instance_disk_info.return_value = '[{}]'
         self.assertEqual('[{}]', self.driver.get_instance_disk_info(
             self.instance))
 
     def test_disk_info_passes_unannotated_when_annotation_fails(self):
         self.nova('get_instance_disk_info', return_value='[]')
-        self.calls.disk.annotate.side_effect = OSError('gone')
+        self.calls.disk.get_instance_disk_info.side_effect = OSError('gone')
         self.assertEqual('[]', self.driver.get_instance_disk_info(
             self.instance))
 
@@ -210,12 +214,12 @@ class DriverWiringTest(testtools.TestCase):
             'ctx', self.instance, 'dest', 'flavor', 'net'))
 
         self.assertEqual(['vtpm.migrate_disk_and_power_off',
-                          'disk.check_cold',
+                          'disk.migrate_disk_and_power_off',
                           'nova_migrate_disk_and_power_off'], self.order())
 
     def test_cold_refusal_rolls_back_and_nova_never_runs(self):
         parent = self.nova('migrate_disk_and_power_off')
-        self.calls.disk.check_cold.side_effect = REFUSAL
+        self.calls.disk.migrate_disk_and_power_off.side_effect = REFUSAL
 
         err = self.assertRaises(
             nova_exc.InstanceFaultRollback,
@@ -240,7 +244,8 @@ class DriverWiringTest(testtools.TestCase):
 
     def test_cold_disk_bug_lets_nova_move_the_server(self):
         parent = self.nova('migrate_disk_and_power_off', return_value='{}')
-        self.calls.disk.check_cold.side_effect = FileNotFoundError()
+        self.calls.disk.migrate_disk_and_power_off.side_effect = (
+            FileNotFoundError())
         self.assertEqual('{}', self.driver.migrate_disk_and_power_off(
             'ctx', self.instance, 'dest', 'flavor', 'net'))
         parent.assert_called_once()
@@ -315,15 +320,16 @@ class DriverWiringTest(testtools.TestCase):
         self.nova('get_available_resource', return_value={'r': 1})
         self.assertEqual({'r': 1},
                          self.driver.get_available_resource('node'))
-        self.assertEqual(['disk.prune', 'vtpm.update_available_resource',
+        self.assertEqual(['disk.update_available_resource',
+                          'vtpm.update_available_resource',
                           'nova_get_available_resource',
                           'cpu.update_available_resource'], self.order())
 
     def test_init_host(self):
         self.nova('init_host')
         self.driver.init_host('cmp1')
-        self.assertEqual(['nova_init_host', 'disk.init_host',
-                          'vtpm.init_host', 'cpu.init_host'], self.order())
+        self.assertEqual(['nova_init_host', 'vtpm.init_host',
+                          'cpu.init_host'], self.order())
 
 
 class VTPMPolicyTest(testtools.TestCase):
@@ -346,10 +352,10 @@ class VTPMPolicyTest(testtools.TestCase):
                          'refuses (driver.VTPM_REFUSES) or proceeds')
 
     def test_passthrough_names_real_arguments(self):
-        where = {'annotate': disk_guard.DiskGuard,
-                 'publish': disk_guard.DiskGuard,
-                 'check_can_live_migrate_destination':
-                     vtpm_transfer.VTPMGuard}
-        for step, param in failsafe.PASSTHROUGH.items():
-            self.assertIn(param, inspect.signature(
-                getattr(where[step], step)).parameters, step)
+        for step, params in failsafe.PASSTHROUGH.items():
+            found = [param for cls in (disk_guard.DiskGuard,
+                                       vtpm_transfer.VTPMGuard)
+                     if hasattr(cls, step) for param in params
+                     if param in inspect.signature(
+                         getattr(cls, step)).parameters]
+            self.assertTrue(found, step)

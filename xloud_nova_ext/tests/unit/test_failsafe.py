@@ -46,12 +46,12 @@ class Guard(object):
     def refuse_on_purpose(self):
         raise exception.VTPMSecretMissing(secret_uuid='s1')
 
-    def publish(self, migrate_data, available_mb):
+    def check_can_live_migrate_destination(self, migrate_data):
         self._step('publish')
         return 'changed'
 
     @staticmethod
-    def annotate(disk_info):
+    def get_instance_disk_info(disk_info):
         raise Bug('static')
 
     @contextlib.contextmanager
@@ -108,12 +108,12 @@ class FailsafeTest(testtools.TestCase):
 
     def test_passthrough_step_hands_its_argument_on_unchanged(self):
         self.guard.fail.add('publish')
-        self.assertEqual('data', self.safe.publish('data', 5))
-        self.assertEqual('data', self.safe.publish(available_mb=5,
-                                                   migrate_data='data'))
+        step = self.safe.check_can_live_migrate_destination
+        self.assertEqual('data', step('data'))
+        self.assertEqual('data', step(migrate_data='data'))
 
     def test_passthrough_of_a_static_method(self):
-        self.assertEqual('data', self.safe.annotate('data'))
+        self.assertEqual('data', self.safe.get_instance_disk_info('data'))
 
     def test_context_failing_on_entry_refuses_before_the_body(self):
         self.guard.fail.add('around-enter')

@@ -45,10 +45,8 @@ LOG = logging.getLogger(__name__)
 #: of these names it has); when the method fails and nova proceeds, that
 #: argument is returned as it came.
 PASSTHROUGH = {
-    'annotate': ('disk_info',),
     'check_can_live_migrate_destination': ('check_data', 'migrate_data'),
     'get_instance_disk_info': ('disk_info',),
-    'publish': ('migrate_data',),
 }
 
 
