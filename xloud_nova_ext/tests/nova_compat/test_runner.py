@@ -18,6 +18,8 @@ from nova.tests.functional.libvirt import base as libvirt_base
 from nova.virt.libvirt import driver as libvirt_driver
 import testtools
 
+from xloud_harness import testing
+
 from xloud_nova_ext.tests.nova_compat import by_design
 from xloud_nova_ext.tests.nova_compat import driver_swap
 from xloud_nova_ext.tests.nova_compat import selection
@@ -36,11 +38,11 @@ class DriverSwapTest(libvirt_base.ServersTestBase):
             self.assertIs(libvirt_driver.LibvirtDriver, type(driver))
 
 
-class ByDesignTest(testtools.TestCase):
+class ByDesignTest(testing.TestCase):
     """A listed test is an expected failure, and fails the run if it passes."""
 
     def run_marked(self, body):
-        class Listed(testtools.TestCase):
+        class Listed(testing.TestCase):
             def test_it(self):
                 body(self)
 
@@ -67,7 +69,7 @@ class ByDesignTest(testtools.TestCase):
             self.assertIn(test_id.rsplit('.', 2)[0], names, test_id)
 
 
-class SelectionTest(testtools.TestCase):
+class SelectionTest(testing.TestCase):
 
     def test_selected_modules_exist(self):
         import xloud_nova_ext.tests.nova_compat as package

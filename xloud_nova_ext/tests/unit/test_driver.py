@@ -29,9 +29,10 @@ from nova.tests import fixtures as nova_fixtures
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_config import fixture as config_fixture
-import testtools
 
 import nova.conf
+
+from xloud_harness import testing
 
 from xloud_nova_ext.cpu import guard as cpu_guard
 from xloud_nova_ext.disk import guard as disk_guard
@@ -44,7 +45,7 @@ CONF = nova.conf.CONF
 REFUSAL = exception.VTPMSecretMissing(secret_uuid='s1')
 
 
-class DriverWiringTest(testtools.TestCase):
+class DriverWiringTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -332,7 +333,7 @@ class DriverWiringTest(testtools.TestCase):
                           'cpu.init_host'], self.order())
 
 
-class VTPMPolicyTest(testtools.TestCase):
+class VTPMPolicyTest(testing.TestCase):
     """The refusing vTPM steps are real ones, and every step is decided."""
 
     #: The vTPM steps whose failure lets nova proceed (see the driver).

@@ -18,6 +18,8 @@ import fixtures
 from nova import exception as nova_exc
 import testtools
 
+from xloud_harness import testing
+
 from xloud_nova_ext import exception
 from xloud_nova_ext.virt.libvirt import failsafe
 
@@ -72,7 +74,7 @@ class Pending(object):
         return check_data
 
 
-class FailsafeTest(testtools.TestCase):
+class FailsafeTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
