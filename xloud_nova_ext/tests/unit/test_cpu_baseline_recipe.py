@@ -25,7 +25,8 @@ import shutil
 import subprocess
 
 import fixtures
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.cpu import inputs
 from xloud_nova_ext import exception
@@ -54,7 +55,7 @@ def recipe():
     return block.group(1)
 
 
-class RecipeTest(testtools.TestCase):
+class RecipeTest(testing.TestCase):
 
     def test_recipe_output_is_read_by_the_tool(self):
         requirements.require(self, shutil.which('jq'),

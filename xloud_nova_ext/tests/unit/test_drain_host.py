@@ -23,7 +23,8 @@ import re
 
 import fixtures
 from requests_mock.contrib import fixture as rm_fixture
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.cmd import drain_host
 
@@ -151,7 +152,7 @@ class FakeNova:
                  'result': 'Error', 'details': REFUSAL}]}}
 
 
-class DrainHostTest(testtools.TestCase):
+class DrainHostTest(testing.TestCase):
 
     def setUp(self):
         super().setUp()
