@@ -236,13 +236,16 @@ class MigrationTestBase(
         self.assertNotIn(server['id'], self.domains_on(source))
         return server
 
-    def assert_refused(self, server, source, migration, code):
+    def assert_refused(self, server, source, migration, code,
+                       status='error'):
         """The state every refused migration must show.
 
-        Migration record ``error``, server ACTIVE on its source, the reason
-        (with its stable code) in the instance action events.
+        Migration record ``error`` (``failed`` once nova has rolled back a
+        refusal of the destination's pre_live_migration), server ACTIVE on
+        its source, the reason (with its stable code) in the instance action
+        events.
         """
-        self.assertEqual('error', migration['status'], migration)
+        self.assertEqual(status, migration['status'], migration)
         server = self._wait_for_state_change(server, 'ACTIVE')
         self.assertEqual(source, server['OS-EXT-SRV-ATTR:host'])
         self.assertIn(server['id'], self.domains_on(source))

@@ -153,8 +153,8 @@ class ProceedsAsStockTest(FailsafeTestBase):
 class RefusesCleanlyTest(FailsafeTestBase):
     """vTPM steps whose failure could send or lose the secret: refuse."""
 
-    def assert_safeguard_refused(self, server, migration):
-        events = self.assert_refused(server, 'src', migration, CODE)
+    def assert_safeguard_refused(self, server, migration, status='error'):
+        events = self.assert_refused(server, 'src', migration, CODE, status)
         self.assertNotIn(server['id'], self.domains_on('dest'))
         details = ' '.join(e.get('details') or '' for e in events)
         self.assertIn('(InjectedBug in ', details)
@@ -189,9 +189,13 @@ class RefusesCleanlyTest(FailsafeTestBase):
         server = self.boot('src')
         self.break_step('vtpm.transfer.VTPMGuard.pre_live_migration')
 
-        migration = self.live_migrate(server, host='dest')
+        self.live_migrate(server, host='dest')
+        # nova marks the record ``error``, rolls back, then ``failed``: wait
+        # for the end of the rollback, not its first step.
+        migration = self.wait_for_migration(server, 'live-migration',
+                                            ('failed',))
 
-        self.assert_safeguard_refused(server, migration)
+        self.assert_safeguard_refused(server, migration, status='failed')
         self.assertFalse(getattr(self, 'migrate_stub_ran', False))
 
     def test_cold_check_failure_rolls_back_instead_of_error(self):
