@@ -27,7 +27,6 @@ import dataclasses
 import functools
 import re
 
-from lxml import builder
 from lxml import etree
 
 REQUIRE = 'require'
@@ -68,6 +67,20 @@ def _checked_name(what, name):
     return name
 
 
+#: Feature names already checked. A few hundred distinct names make up the
+#: features of thousands of hosts; bounded against hostile input.
+_CHECKED = set()
+_CHECKED_MAX = 4096
+
+
+def _checked_features(names):
+    for name in names:
+        if name not in _CHECKED:
+            _checked_name('feature', name)
+            if len(_CHECKED) < _CHECKED_MAX:
+                _CHECKED.add(name)
+
+
 def _optional_text(what, value):
     if value is None or value == '':
         return None
@@ -101,8 +114,8 @@ class CPUDef:
     def make(cls, model, features=None, vendor=None, arch=None,
              mode=CUSTOM):
         feats = dict(features or {})
+        _checked_features(feats)
         for name, policy in feats.items():
-            _checked_name('feature', name)
             if policy not in POLICIES:
                 raise CPUDefError('feature %s has unknown policy %r'
                                   % (name, _short(policy)))
@@ -233,9 +246,6 @@ def usable_models(domcaps_root):
     return models
 
 
-_E = builder.ElementMaker()
-
-
 def to_guest_xml(cpu, with_vendor=False):
     """The guest CPU XML for compareHypervisorCPU / baselineHypervisorCPU.
 
@@ -251,23 +261,48 @@ def to_guest_xml(cpu, with_vendor=False):
     if not cpu.model:
         raise CPUDefError('a CPU in %s mode has no model to compare'
                           % cpu.mode)
-    return _build(lambda: _E.cpu(
-        _E.model(cpu.model, fallback='forbid'),
-        *([_E.vendor(cpu.vendor)] if with_vendor and cpu.vendor else []),
-        *[_E.feature(policy=policy, name=name)
-          for name, policy in cpu.features],
-        mode='custom', match='exact'))
+    head = [('model', {'fallback': 'forbid'}, cpu.model)]
+    if with_vendor and cpu.vendor:
+        head.append(('vendor', {}, cpu.vendor))
+    return _build({'mode': 'custom', 'match': 'exact'}, head,
+                  [_feature(name, policy) for name, policy in cpu.features])
 
 
 def to_host_xml(model, arch, vendor=None, features=()):
     """A host CPU ``<cpu>`` (no mode): a model and features it has."""
-    return _build(lambda: _E.cpu(
-        _E.arch(arch), _E.model(model),
-        *([_E.vendor(vendor)] if vendor else []),
-        *[_E.feature(name=name) for name in features]))
+    head = [('arch', {}, arch), ('model', {}, model)]
+    if vendor:
+        head.append(('vendor', {}, vendor))
+    return _build({}, head, [_feature(name) for name in features])
 
 
-def _build(make):
+@functools.lru_cache(maxsize=4096)
+def _feature(name, policy=None):
+    """One ``<feature>`` as lxml writes it.
+
+    A few hundred distinct features make up the thousands of CPUs the
+    baseline tool writes: each is built once (building every element
+    anew tripled the tool's run time).
+    """
+    attrib = {'policy': policy, 'name': name} if policy else {'name': name}
+    return _serialize(lambda: etree.Element('feature', attrib))
+
+
+def _build(attrib, head, features):
+    """A ``<cpu>`` of text elements ``head``, then ``features`` (written)."""
+    def cpu():
+        root = etree.Element('cpu', attrib)
+        for tag, child_attrib, text in head:
+            etree.SubElement(root, tag, child_attrib).text = text
+        # Written with a child, the element ends in "<feature/></cpu>":
+        # the features go there.
+        etree.SubElement(root, 'feature')
+        return root
+    xml = _serialize(cpu)
+    return xml[:-len('<feature/></cpu>')] + ''.join(features) + '</cpu>'
+
+
+def _serialize(make):
     try:
         return etree.tostring(make(), encoding='unicode')
     except ValueError as e:
@@ -308,10 +343,14 @@ def from_cpu_info(info):
 
 
 def _name_list(data, key):
+    """The list ``data[key]`` of names; :meth:`CPUDef.make` checks them."""
     names = data.get(key) or []
     if not isinstance(names, (list, tuple)):
         raise CPUDefError('%s is not a list' % key)
-    return [_checked_name('feature', n) for n in names]
+    for name in names:
+        if not isinstance(name, str):  # unhashable ones would raise here
+            _checked_name('feature', name)
+    return names
 
 
 #: The key under which our driver publishes the host-model CPU in cpu_info.
