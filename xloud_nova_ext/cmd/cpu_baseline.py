@@ -149,7 +149,7 @@ def connect(args, hosts):
         if host.conn is not None and host.source == uri:
             return uri, host.conn
     try:
-        return uri, inputs.open_connection(uri)
+        return uri, inputs.CachedConnection(inputs.open_connection(uri))
     except exception.BaselineInputError as e:
         raise inputs.input_error(uri, (
             '%s. The baseline needs one reachable libvirt of this '

@@ -128,6 +128,46 @@ def open_connection(uri):
         raise input_error(uri, 'cannot connect: %s' % compare.first_line(e))
 
 
+class CachedConnection(object):
+    """A libvirt connection that asks each distinct question once.
+
+    The tool asks some questions twice (a host's domain capabilities when
+    reading it and when naming vendors; the baseline's compare when
+    settling it and in the matrix). A libvirtd that re-probes QEMU at
+    every call (doc/source/cpu.rst) takes seconds per call: one call per
+    distinct question keeps that cost from multiplying. Answers and
+    libvirt's errors are kept for the connection's life (one run).
+    """
+
+    QUESTIONS = frozenset((
+        'getCapabilities', 'getDomainCapabilities', 'getHostname',
+        'getCPUModelNames', 'compareHypervisorCPU', 'baselineCPU',
+        'baselineHypervisorCPU'))
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._answers = {}
+
+    def __getattr__(self, name):
+        method = getattr(self.conn, name)
+        if name not in self.QUESTIONS:
+            return method
+
+        def ask(*args):
+            key = (name,) + tuple(
+                tuple(a) if isinstance(a, list) else a for a in args)
+            if key not in self._answers:
+                try:
+                    self._answers[key] = (method(*args), None)
+                except compare.libvirt_error() as e:
+                    self._answers[key] = (None, e)
+            answer, error = self._answers[key]
+            if error is not None:
+                raise error
+            return list(answer) if isinstance(answer, list) else answer
+        return ask
+
+
 #: An embedded root's qemu.conf when we run as root: QEMU then runs as
 #: root too. Without it, libvirt runs QEMU as its own user (Debian:
 #: libvirt-qemu); where that user cannot open /dev/kvm, libvirt finds its
@@ -175,7 +215,7 @@ def choose_virt_type(conn, caps_root, arch):
 
 def read_uri(uri, virt_type=None):
     """The host behind a libvirt URI (its connection stays open)."""
-    conn = open_connection(uri)
+    conn = CachedConnection(open_connection(uri))
     libvirt = compare.libvirt_module()
     try:
         caps = xmlcpu.parse_xml(conn.getCapabilities())

@@ -205,6 +205,45 @@ class UnverifiedTest(test_cpu_compare.FakeLibvirtTestCase, ToolTestCase):
         self.assertIn('cpu_models = Skylake-Client', out)
 
 
+class Counting(object):
+    """A connection that notes every question asked of it."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.asked = []
+
+    def __getattr__(self, name):
+        method = getattr(self.conn, name)
+        if not callable(method):
+            return method
+
+        def ask(*args):
+            self.asked.append('%s%r' % (name, args))
+            return method(*args)
+        return ask
+
+
+class OneCallPerQuestionTest(test_cpu_compare.FakeLibvirtTestCase,
+                             ToolTestCase):
+    """A libvirtd that re-probes QEMU takes seconds per call: each distinct
+    question goes to a host's libvirt once."""
+
+    def test_each_question_once_per_host(self):
+        conns = {'qemu:///a': Counting(self.connection(fake_cpu.SKYLAKE)),
+                 'qemu:///b': Counting(self.connection(fake_cpu.CASCADELAKE))}
+        self.useFixture(fixtures.MonkeyPatch(
+            'xloud_nova_ext.cpu.inputs.open_connection',
+            lambda uri: conns[uri]))
+        rc, out, err = self.run_tool('--uri', 'qemu:///a', '--uri',
+                                     'qemu:///b', '--quiet')
+        self.assertEqual(0, rc, err)
+        for uri, conn in conns.items():
+            self.assertIn('compareHypervisorCPU', ' '.join(conn.asked))
+            repeated = sorted({q[:60] for q in conn.asked
+                               if conn.asked.count(q) > 1})
+            self.assertEqual([], repeated, uri)
+
+
 class StartupTest(testing.TestCase):
 
     def test_the_tool_does_not_import_nova(self):
