@@ -225,8 +225,10 @@ class Counting(object):
 
 class OneCallPerQuestionTest(test_cpu_compare.FakeLibvirtTestCase,
                              ToolTestCase):
-    """A libvirtd that re-probes QEMU takes seconds per call: each distinct
-    question goes to a host's libvirt once."""
+    """Each distinct question goes to a host's libvirt once.
+
+    A libvirtd that re-probes QEMU at every call takes seconds per call.
+    """
 
     def test_each_question_once_per_host(self):
         conns = {'qemu:///a': Counting(self.connection(fake_cpu.SKYLAKE)),
