@@ -18,7 +18,7 @@ computes running the Xloud driver and the compute API on real HTTP, then
 runs the Xloud Tempest plugin's migration scenarios against it and prints a
 verification table per scenario (plus an HTML and a JSON report). Needs no
 OpenStack deployment. What is real and what is fake:
-doc/source/embedded-cloud.rst.
+doc/source/user/embedded-cloud.rst.
 """
 
 import argparse

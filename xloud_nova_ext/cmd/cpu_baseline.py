@@ -18,7 +18,8 @@ Reads the CPUs of N hosts (libvirt URIs, ``virsh capabilities`` /
 its real CPU maps) and prints the newest named model they all run with the
 extra flags they share, the nova.conf snippet that gives every guest that
 CPU, and which host can run which candidate model (and what it lacks).
-``--format json`` prints the same as data. Admin guide: doc/source/cpu.rst.
+``--format json`` prints the same as data. Admin guide:
+doc/source/reference/cpu.rst.
 
 Exit status: 0 done; 2 bad input (one line on stderr names it); 3 a host
 cannot run the baseline (its libvirt disagrees with the others); 1 other

@@ -22,9 +22,9 @@ read with ``stat``; where nova-compute cannot see the binary, as in some
 containers, the hypervisor version libvirt reports).
 
 A libvirtd that re-probes QEMU at every call (its QEMU user cannot open
-``/dev/kvm``, see doc/source/cpu.rst) pays seconds per call; keeping one
-answer per key keeps the CPU check to one ``compareHypervisorCPU`` per
-guest on such a host.
+``/dev/kvm``, see doc/source/reference/cpu.rst) pays seconds per call;
+keeping one answer per key keeps the CPU check to one
+``compareHypervisorCPU`` per guest on such a host.
 """
 
 import os

@@ -172,7 +172,7 @@ class CachedConnection(object):
 #: root too. Without it, libvirt runs QEMU as its own user (Debian:
 #: libvirt-qemu); where that user cannot open /dev/kvm, libvirt finds its
 #: capabilities cache stale and starts QEMU again at every call (seconds
-#: each; doc/source/cpu.rst).
+#: each; doc/source/reference/cpu.rst).
 EMBED_QEMU_CONF = 'user = "root"\ngroup = "root"\n'
 
 

@@ -256,7 +256,7 @@ def to_guest_xml(cpu, with_vendor=False):
     never let libvirt substitute another model. No ``<vendor>`` unless
     asked: the model implies its vendor, and a vendor element makes libvirt
     refuse a guest that the host runs (nova's false negative on TCG hosts,
-    see doc/source/cpu.rst).
+    see doc/source/reference/cpu.rst).
     """
     if not cpu.model:
         raise CPUDefError('a CPU in %s mode has no model to compare'

@@ -65,7 +65,7 @@ PENDING_TTL = 300.0
 GRANTEE_KEY = 'xloud_vtpm_reader'
 
 # Short: nova keeps 255 characters of an error in instance action events
-# and faults. doc/source/vtpm.rst explains each at length.
+# and faults. doc/source/reference/vtpm.rst explains each at length.
 _REMEDY = {
     'host': ("Let the owner hard-reboot it once (grants nova read access), "
              "or migrate it as the owner's project."),

@@ -139,7 +139,7 @@ class BuiltGuideTest(testing.TestCase):
             self.assertEqual([], missing([command], text))
 
     def test_devstack_settings_are_published(self):
-        text = page_text('admin/devstack')
+        text = page_text('install/devstack')
         with open(os.path.join(TOP, 'devstack', 'settings')) as f:
             names = re.findall(r'^(XLOUD_[A-Z0-9_]*)=', f.read(), re.M)
         self.assertNotEqual([], names)
