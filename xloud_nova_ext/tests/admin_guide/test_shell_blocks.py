@@ -1,0 +1,122 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Every shell block of the operator's and QA guides runs, or says why not.
+
+The blocks are read from the .rst (:mod:`shell_blocks`), never copied here.
+A block that this machine can run has a test below, keyed by its page and
+the start of its first command; every other block carries, in its caption,
+the reason it is not run. A block with neither fails, as does a test whose
+block is gone.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from xloud_harness import testing
+
+from xloud_nova_ext.tests.admin_guide import refusals
+from xloud_nova_ext.tests.admin_guide import shell_blocks
+
+#: (page, start of the first command) of the blocks the tests below run.
+RUN = {
+    ('install/index.rst', 'git clone '): 'test_wheel_from_a_checkout',
+    ('install/index.rst', '/opt/nova/venv/bin/xloud-nova-ext check'):
+        'test_check_says_nova_can_load_the_driver',
+}
+
+
+def key_of(block):
+    for page, start in RUN:
+        if block.page == page and block.commands and \
+                block.commands[0].startswith(start):
+            return page, start
+    return None
+
+
+def block(page, start):
+    found = [b for b in shell_blocks.all_blocks()
+             if key_of(b) == (page, start)]
+    assert len(found) == 1, (page, start, found)
+    return found[0]
+
+
+def bash(script, cwd, env=None):
+    return subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
+                          cwd=cwd, env=env, capture_output=True, text=True)
+
+
+class ShellBlocksTest(testing.TestCase):
+
+    def test_every_block_is_run_or_says_why_not(self):
+        blocks = list(shell_blocks.all_blocks())
+        self.assertGreater(len(blocks), 20)
+        unaccounted = ['%s:%d %s' % (b.page, b.line, b.commands[:1])
+                       for b in blocks
+                       if key_of(b) is None and
+                       not shell_blocks.not_run_reason(b)]
+        self.assertEqual([], unaccounted,
+                         'shell blocks neither run by a doc test nor '
+                         'captioned "%s <reason>"' % shell_blocks.NOT_RUN)
+        keys = {key_of(b) for b in blocks}
+        self.assertEqual([], sorted(set(RUN) - keys),
+                         'doc tests whose block is gone')
+
+    def test_blocks_are_read_as_a_reader_sees_them(self):
+        page = shell_blocks.blocks_of
+        self.assertRaises(FileNotFoundError, list, page('no/such.rst'))
+        found, output = shell_blocks.commands([
+            '$ openstack server migrate --live-migration \\',
+            '    --host compute2 web-1',
+            'Complete',
+            '# pip3 freeze > c.txt'])
+        self.assertEqual(['openstack server migrate --live-migration \\\n'
+                          '    --host compute2 web-1', 'pip3 freeze > c.txt'],
+                         found)
+        self.assertEqual(['Complete'], output)
+
+    def test_wheel_from_a_checkout(self):
+        # The page clones the project's repository, which CI cannot reach:
+        # the clone is of this checkout; every other command runs as shown.
+        b = block('install/index.rst', 'git clone ')
+        tmp = tempfile.mkdtemp(prefix='xloud-doc-wheel-')
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        name = b.commands[0].split()[-1].rsplit('/', 1)[-1]
+        subprocess.run(['git', 'clone', '--quiet', refusals.TOP, name],
+                       cwd=tmp, check=True)
+        proc = bash('\n'.join(b.commands[1:]), tmp)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        expected = [re.escape(line).replace(re.escape('<version>'), r'\S+')
+                    for line in b.output]
+        self.assertEqual(1, len(expected), b.output)
+        self.assertRegex(proc.stdout.strip().splitlines()[-1],
+                         '^%s$' % expected[0])
+
+    def test_check_says_nova_can_load_the_driver(self):
+        # /opt/nova/venv stands for nova's environment (the page says so):
+        # here, this test's own, where tox installed nova and the package.
+        b = block('install/index.rst',
+                  '/opt/nova/venv/bin/xloud-nova-ext check')
+        command = b.commands[0].replace('/opt/nova/venv', sys.prefix)
+        self.assertTrue(os.path.exists(command.split()[0]), command)
+        proc = bash(command, refusals.TOP)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        lines = proc.stdout.splitlines()
+        self.assertEqual(len(b.output), len(lines), proc.stdout)
+        for shown, real in zip(b.output, lines):
+            # The page's paths and nova's patch release are examples.
+            fixed = re.split(r'/opt/nova|34\.0\.0|\(\.\.\.\)', shown)[0]
+            self.assertTrue(real.startswith(fixed), (shown, real))
