@@ -14,16 +14,20 @@
 
 The troubleshooting page (doc/source/admin/troubleshooting.rst) states that
 a refused live migration ends as nova's "No valid host was found" once no
-candidate is left, scheduler-picked or requested, with the refusal in the
-destination's pre-check event; and that a refused cold migration fails at
-once, without trying the scheduler's next host. nova 34's conductor and
-compute manager decide both; these tests hold the guide to them.
+candidate is left, scheduler-picked or requested (a forced host fails with
+the refusal itself; below microversion 2.34, as Horizon sends it, the
+request's HTTP 400 carries that text), with the refusal in the
+destination's pre-check event;
+and that a refused cold migration fails at once, without trying the
+scheduler's next host. nova 34's conductor and compute manager decide
+both; these tests hold the guide to them.
 """
 
 import re
 import shlex
 
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.api import client
 
 from xloud_nova_ext.tests.functional import test_cpu
 from xloud_nova_ext.tests.functional import test_disk
@@ -60,6 +64,41 @@ class LiveRefusalEventsTest(test_cpu.CPUTestBase):
         server = self.boot('src')
         migration = self.live_migrate(server)
         self.assert_no_valid_host_with_cause(migration, server)
+
+    def live_migrate_2_30(self, server, **body):
+        """os-migrateLive as Horizon sends it: microversion 2.30.
+
+        Below 2.34 the API waits for the pre-checks: a refusal is the
+        request's HTTP 400.
+        """
+        body.setdefault('block_migration', False)
+        latest, self.api.microversion = self.api.microversion, '2.30'
+        try:
+            err = self.assertRaises(
+                client.OpenStackApiException, self.api.post_server_action,
+                server['id'], {'os-migrateLive': body})
+        finally:
+            # The events are read at the usual version (details: 2.84).
+            self.api.microversion = latest
+        self.assertEqual(400, err.response.status_code)
+        migration = self.wait_for_migration(
+            server, 'live-migration', ('completed', 'error', 'failed'))
+        self.assert_refused(server, 'src', migration, test_cpu.CODE)
+        return str(err)
+
+    def test_forced_host_refused_ends_with_the_refusal(self):
+        # Horizon's "Disk Over Commit" box is sent as force: no scheduler,
+        # no retry, the refusal is the request's error.
+        server = self.boot('src')
+        error = self.live_migrate_2_30(server, host='dest', force=True)
+        self.assertIn('[%s] Host dest cannot run guest CPU' % test_cpu.CODE,
+                      error)
+        self.assertNotIn(NO_VALID_HOST, error)
+
+    def test_requested_host_refused_at_2_30_is_no_valid_host(self):
+        server = self.boot('src')
+        error = self.live_migrate_2_30(server, host='dest')
+        self.assertIn(NO_VALID_HOST, error)
 
 
 class ColdRefusalFailsAtOnceTest(test_disk.DiskPreflightTestBase):
