@@ -22,6 +22,9 @@ module and is tested without this class:
 * :mod:`xloud_nova_ext.disk` - a block migration's destination must have room
   for the disks it will receive.
 
+Beside them, :mod:`.migration_stats` logs QEMU's own figures of each
+completed live migration on its source (never a refusal).
+
 Each refuses a doomed migration before any memory or disk is copied, with a
 :class:`nova.exception.MigrationPreCheckError` that names cause and fix.
 Each is reached through :class:`~.failsafe.Failsafe`: a safeguard's own
@@ -40,6 +43,7 @@ from xloud_nova_ext import disk
 from xloud_nova_ext import exception
 from xloud_nova_ext import installation
 from xloud_nova_ext.virt.libvirt import failsafe
+from xloud_nova_ext.virt.libvirt import migration_stats
 from xloud_nova_ext import vtpm
 
 CONF = nova.conf.CONF
@@ -66,6 +70,9 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
             'vTPM', vtpm.VTPMGuard(self._host, CONF), refuse=VTPM_REFUSES)
         self._disk = failsafe.Failsafe('disk', disk.DiskGuard(self._host))
         self._cpu = failsafe.Failsafe('CPU', cpu.CPUGuard(self._host))
+        self._stats = failsafe.Failsafe(
+            'migration statistics',
+            migration_stats.MigrationStats(self._host))
 
     # Host.
 
@@ -158,6 +165,27 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
             self._vtpm.rollback_live_migration_at_destination(instance)
 
     # Live migration, source.
+
+    def live_migration(self, context, instance, dest, post_method,
+                       recover_method, block_migration=False,
+                       migrate_data=None):
+        self._stats.live_migration(instance)
+        super().live_migration(context, instance, dest, post_method,
+                               recover_method, block_migration, migrate_data)
+
+    def post_live_migration(self, context, instance, block_device_info,
+                            migrate_data=None):
+        try:
+            super().post_live_migration(context, instance, block_device_info,
+                                        migrate_data)
+        finally:
+            self._stats.post_live_migration(instance, migrate_data)
+
+    def rollback_live_migration_at_source(self, context, instance,
+                                          migrate_data):
+        self._stats.rollback_live_migration_at_source(instance)
+        super().rollback_live_migration_at_source(context, instance,
+                                                  migrate_data)
 
     @exception.as_precheck_error
     def check_can_live_migrate_source(self, context, instance,
