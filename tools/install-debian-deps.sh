@@ -8,7 +8,8 @@
 # (xloud-migration-demo --hypervisor libvirt), RabbitMQ and MariaDB (run as
 # its own children, never as system services) and cpio to pack the heartbeat
 # guest's initramfs (its kernel and busybox are fetched with apt-get
-# download, not installed).
+# download, not installed); syslinux, mtools and dosfstools to make that
+# guest's bootable disk image (xloud_harness.heartbeat.disk).
 #
 # Idempotent and non-interactive: safe to run again, and on a fresh machine
 # with empty apt lists. It starts nothing: the packages' scripts would start
@@ -23,6 +24,7 @@ packages=(
     libvirt-dev pkg-config gcc libc6-dev python3-dev python3-venv git
     shellcheck
     rabbitmq-server mariadb-server cpio
+    syslinux syslinux-common mtools dosfstools
     jq
 )
 
