@@ -16,6 +16,7 @@ import os
 import subprocess
 import tempfile
 
+from xloud_harness import lacking_qemu
 from xloud_harness import layout
 from xloud_harness import libvirtd
 from xloud_harness import mounts
@@ -71,6 +72,9 @@ class Host(object):
         self._holder = None
         #: The capability cache as libvirt wrote it at start-up.
         self.pristine_caps = {}
+        #: CPU features this host's QEMU lacks (lack_cpu_features).
+        self.lacking = ()
+        self._lacking_caps = None   # (features, edited cache) for reuse
 
     def __repr__(self):
         return '<Host %s %s>' % (self.name, self.ip)
@@ -218,6 +222,53 @@ class Host(object):
         qemucaps.write(self.caps_dir, {name: edit(data.decode()).encode()
                                        for name, data in files.items()})
         self.restart()
+
+    def lack_cpu_features(self, features=('popcnt',)):
+        """Make this host's QEMU really lack the CPU ``features``.
+
+        Every guest QEMU started here from now on runs its ``-cpu`` with
+        ``<feature>=off`` (:mod:`.lacking_qemu`), and this host's libvirt
+        knows it (host CPU without them, models that need them unusable).
+        So a guest whose CPU has them fails to start or to arrive here, in
+        QEMU, as on a real host without them; a guest without them still
+        runs and moves here. Other hosts are untouched. Undone by
+        :meth:`restore_qemu` (HostPair.reset() calls it).
+
+        The first call probes QEMU (libvirtd restarted, about 8 s); later
+        ones reuse the edited cache (libvirtd restarted, under 1 s).
+        """
+        features = tuple(features)
+        if self.lacking == features:
+            return
+        self.restore_qemu()
+        wrapper = lacking_qemu.install(
+            os.path.join(self.root, 'qemu-lacking'), features)
+        self.stop()
+        self.run(['mount', '--bind', wrapper, lacking_qemu.QEMU])
+        self.lacking = features
+        if not self._lacking_caps or self._lacking_caps[0] != features:
+            self.start()   # libvirt probes the wrapper: a new cache
+            self.stop()
+            edited = {}
+            for name, data in qemucaps.read(self.caps_dir).items():
+                text = data.decode()
+                blocked = lacking_qemu.models_with(
+                    features, lacking_qemu.tcg_models(text))
+                edited[name] = lacking_qemu.edit_caps(
+                    text, features, blocked).encode()
+            self._lacking_caps = (features, edited)
+        qemucaps.write(self.caps_dir, self._lacking_caps[1])
+        self.start()
+
+    def restore_qemu(self):
+        """Give this host its real QEMU back (after lack_cpu_features)."""
+        if not self.lacking:
+            return
+        self.stop()
+        self.run(['umount', lacking_qemu.QEMU], check=False)
+        self.lacking = ()
+        qemucaps.write(self.caps_dir, self.pristine_caps)
+        self.start()
 
     def destroy_guests(self):
         """Destroy and undefine every guest; remove every secret."""

@@ -106,6 +106,9 @@ class HostPair(object):
         finally:
             for host in self.hosts:
                 host.small_fs = []
+                # The wrapper's mount went with the namespace, its files
+                # with the work directory.
+                host.lacking, host._lacking_caps = (), None
                 host.reap(timeout=5.0)
             self._lock.release()
 
@@ -113,8 +116,9 @@ class HostPair(object):
         """Bring both hosts back to their state just after :meth:`up`.
 
         Destroys guests and secrets, unmounts small filesystems, empties
-        /var/lib/libvirt/images, restores an edited capability cache and
-        restarts a stopped libvirtd.
+        /var/lib/libvirt/images, gives a host that lacked CPU features its
+        real QEMU back, restores an edited capability cache and restarts a
+        stopped libvirtd.
         """
         if not self.is_up:
             return
@@ -124,6 +128,7 @@ class HostPair(object):
             host.destroy_guests()
             for fs in list(host.small_fs):
                 fs.umount()
+            host.restore_qemu()
             images = host.real_path(host_mod.IMAGES_DIR)
             for name in os.listdir(images):
                 os.unlink(os.path.join(images, name))

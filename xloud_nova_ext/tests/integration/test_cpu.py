@@ -12,29 +12,26 @@
 
 """The CPU pre-check and the baseline tool against two real libvirt hosts.
 
-Host B's libvirt is made to differ from A's by editing its cached QEMU
-capabilities (``host.edit_qemu_caps``): it then believes its QEMU lacks
-sse4.2 and popcnt, or a CPU model. The guard runs as in nova-compute, on the
-real connections: A records the CPU its running guest really has (the
-migratable ``<cpu>``), B checks it.
+The oracle is a real live migration. Host B is made to lack a CPU feature
+for real (``host.lack_cpu_features``, xloud_harness.lacking_qemu): every
+QEMU it starts runs its ``-cpu`` with ``popcnt=off``, and its libvirt knows
+it. A guest whose CPU has popcnt (Nehalem, A's host-model) then really fails
+to migrate to B, in QEMU; one without it (Penryn, qemu64) still moves. Our
+check, run as in nova-compute on the real connections (A records the CPU its
+running guest really has, the migratable ``<cpu>``; B checks it), must
+refuse exactly the migrations that fail, naming the missing feature and the
+fix.
 
-What "libvirt refuses" means here, measured on libvirt 9.0 / QEMU 7.2:
-
-* a model B's QEMU lacks: a real live migration fails ("CPU model ... is
-  not supported by hypervisor"), and compareHypervisorCPU alone would have
-  let it through; our check refuses exactly these;
-* features B lacks: libvirt's compareHypervisorCPU on B refuses the
-  guest's real migratable CPU, and so do we, feature for feature. A real
-  migration still succeeds here, because the edit only changes what
-  libvirt believes and TCG really has the features; with KVM the
-  destination QEMU would really lack them: a host-model guest (check
-  'full') then fails in libvirt, a custom-model guest (its migratable CPU
-  says check 'none') starts without them and fails later, in the guest.
+A model B's QEMU does not have at all is made by editing B's capability
+cache (``host.edit_qemu_caps``): libvirt then refuses the real migration
+("CPU model ... is not supported by hypervisor"), which compareHypervisorCPU
+alone would have let through; our check refuses exactly these.
 """
 
 import io
 import json
 import re
+from xml.etree import ElementTree as ET
 
 from nova import conf as nova_conf
 from nova import objects
@@ -171,40 +168,73 @@ class CPUCheckTest(base.IntegrationTestCase):
         self.assertIsNone(self.our_verdict(nehalem_inst, self.b))
         self.assertIsNone(self.migrate(nehalem, self.b))
 
-    def test_features_the_destination_lacks(self):
-        """B lacks sse4.2 and popcnt: we refuse what its libvirt refuses."""
-        self.b.edit_qemu_caps(edit_caps(drop_features=('sse4.2', 'popcnt'),
-                                        unusable=('Nehalem',)))
+    def qemu_cpu_arg(self, host, name):
+        """The -cpu argument the running QEMU of guest ``name`` got."""
+        with open('/proc/%d/cmdline' % host.qemu_pid(name), 'rb') as f:
+            argv = f.read().decode().split('\0')
+        return argv[argv.index('-cpu') + 1]
+
+    def test_feature_the_destination_really_lacks(self):
+        """B's QEMU lacks popcnt: what fails for real, we refuse."""
+        self.b.lack_cpu_features(['popcnt'])
         cases = [self.start(self.a, 'cpu-host-model',
                             cpu_xml="<cpu mode='host-model'/>"),
                  self.start(self.a, 'cpu-nehalem', model='Nehalem'),
-                 self.start(self.a, 'cpu-penryn', model='Penryn')]
-        verdicts = {}
+                 self.start(self.a, 'cpu-penryn', model='Penryn'),
+                 self.start(self.a, 'cpu-qemu64', model='qemu64')]
+        outcome = {}
         for dom, instance in cases:
             ours = self.our_verdict(instance, self.b)
-            theirs = self.libvirt_verdict(dom, self.b)
-            verdicts[dom.name()] = theirs
-            if theirs is None:
+            # Without our check: the real migration.
+            error = self.migrate(dom, self.b)
+            outcome[dom.name()] = (ours is not None, error is not None)
+            if error is None:
                 self.assertIsNone(ours, dom.name())
-            else:
-                self.assertIsNotNone(ours, dom.name())
-                self.assertIn('missing %s.' % ', '.join(theirs), str(ours))
-        self.assertEqual({'cpu-host-model': ['sse4.2', 'popcnt'],
-                          'cpu-nehalem': ['sse4.2', 'popcnt'],
-                          'cpu-penryn': None}, verdicts)
-        # What is accepted migrates.
-        self.assertIsNone(self.migrate(cases[2][0], self.b))
+                self.assertTrue(self.open(self.b).lookupByName(
+                    dom.name()).isActive())
+                # It runs there on the QEMU that lacks popcnt.
+                self.assertTrue(self.qemu_cpu_arg(self.b, dom.name())
+                                .endswith(',popcnt=off'))
+                continue
+            # libvirt compared the CPU B's QEMU really gave the incoming
+            # guest with the one it must have (an edited cache alone lets
+            # this migration through); the guest still runs on A.
+            self.assertIn("guest CPU doesn't match specification: missing "
+                          "features: popcnt", str(error))
+            self.assertTrue(dom.isActive(), dom.name())
+            # We refuse it before anything moves, with cause and fix.
+            self.assertIsNotNone(ours, dom.name())
+            self.assertIn('cannot run guest CPU', str(ours))
+            self.assertIn('missing popcnt.', str(ours))
+            self.assertEqual(exception.CPUIncompatible.fix_fmt, ours.fix)
+        # (refused by us, failed for real)
+        self.assertEqual({'cpu-host-model': (True, True),
+                          'cpu-nehalem': (True, True),
+                          'cpu-penryn': (False, False),
+                          'cpu-qemu64': (False, False)}, outcome)
         # The other way: a guest started on B runs B's smaller host-model
         # CPU; A accepts it, and so does a real migration.
         dom, instance = self.start(self.b, 'cpu-from-b',
                                    cpu_xml="<cpu mode='host-model'/>")
-        self.assertIsNone(self.libvirt_verdict(dom, self.a))
         self.assertIsNone(self.our_verdict(instance, self.a))
         self.assertIsNone(self.migrate(dom, self.a))
 
+    def test_libvirt_of_the_lacking_host_agrees(self):
+        """B's libvirt knows what its QEMU lacks (as our check relies on)."""
+        self.b.lack_cpu_features(['popcnt'])
+        dom, _instance = self.start(self.a, 'cpu-nehalem', model='Nehalem')
+        self.assertEqual(['popcnt'], self.libvirt_verdict(dom, self.b))
+        models = {m.text: m.get('usable') for m in ET.fromstring(
+            self.open(self.b).getDomainCapabilities(
+                None, 'x86_64', None, 'qemu')).iter('model')
+            if m.get('usable')}
+        self.assertEqual(('no', 'yes', 'yes'), (
+            models['Nehalem'], models['Penryn'], models['qemu64']))
+        # A's QEMU is untouched.
+        self.assertIsNone(self.libvirt_verdict(dom, self.a))
+
     def test_startup_check_of_configured_models(self):
-        self.b.edit_qemu_caps(edit_caps(drop_features=('sse4.2', 'popcnt'),
-                                        unusable=('Nehalem',)))
+        self.b.lack_cpu_features(['popcnt'])
         conf = self.useFixture(config_fixture.Config(CONF))
         conf.config(cpu_mode='custom', cpu_models=['Penryn', 'Nehalem'],
                     group='libvirt')
@@ -213,15 +243,14 @@ class CPUCheckTest(base.IntegrationTestCase):
         on_a.init_host(self.a.name)
         e = self.assertRaises(exception.CPUModelsUnusable,
                               on_b.init_host, self.b.name)
-        self.assertIn('Nehalem: missing sse4.2, popcnt', str(e))
+        self.assertIn('Nehalem: missing popcnt', str(e))
         self.assertNotIn('Penryn:', str(e))
 
 
 class BaselineToolTest(base.IntegrationTestCase):
 
     def test_baseline_of_both_hosts_runs_on_both(self):
-        self.b.edit_qemu_caps(edit_caps(drop_features=('sse4.2', 'popcnt'),
-                                        unusable=('Nehalem',)))
+        self.b.lack_cpu_features(['popcnt'])
         out, err = io.StringIO(), io.StringIO()
         rc = cpu_baseline.main(
             ['--uri', self.a.uri, '--uri', self.b.uri, '--virt-type', 'qemu',
@@ -233,11 +262,10 @@ class BaselineToolTest(base.IntegrationTestCase):
         self.assertEqual(2, report['hosts'])
         self.assertEqual(self.a.uri, report['computed_by'])
         flags = conf['cpu_model_extra_flags']
-        self.assertNotIn('sse4.2', flags)
         self.assertNotIn('popcnt', flags)
         rows = {row['source']: row['models'] for row in report['matrix']}
         # Each host's own libvirt answered for it.
-        self.assertEqual({'runs': False, 'lacks': ['sse4.2', 'popcnt'],
+        self.assertEqual({'runs': False, 'lacks': ['popcnt'],
                           'checked_by': 'libvirt'},
                          rows[self.b.uri]['Nehalem'])
         self.assertTrue(rows[self.a.uri]['Nehalem']['runs'])
