@@ -200,6 +200,21 @@ class DiskSpaceUnknown(MigrationRefused):
     fix_fmt = ("%(remedy)s")
 
 
+# Connection pre-check (xloud_nova_ext.connection)
+
+class MigrationAddressUnreachable(MigrationRefused):
+    # Short on purpose: nova's destination wraps the source's refusal in its
+    # own text, and keeps 255 characters of it in the instance action event.
+    when = ("In the source's live-migration pre-check, before the "
+            "destination is prepared or anything is copied; the server keeps "
+            "running on its source. With a destination left to the "
+            "scheduler, nova tries another host.")
+    code = 'xloud.connection.unreachable'
+    msg_fmt = "No libvirt at %(address)s port %(port)s: %(detail)s."
+    fix_fmt = ("Open TCP %(port)s to %(address)s in the firewall, or fix "
+               "live_migration_inbound_addr.")
+
+
 def _nova_exceptions():
     # Imported when a hook re-raises, not with this module: the baseline
     # tool (xloud-cpu-baseline) imports this module and must not load nova.

@@ -19,6 +19,7 @@ them into one group, registers it and lists it for oslo-config-generator
 
 from oslo_config import cfg
 
+from xloud_nova_ext.conf import connection
 from xloud_nova_ext.conf import cpu
 from xloud_nova_ext.conf import disk
 from xloud_nova_ext.conf import vtpm
@@ -29,11 +30,12 @@ GROUP = cfg.OptGroup(
     help="""
 Options of the Xloud libvirt driver (``compute_driver =
 xloud.XloudLibvirtDriver``): the CPU baseline check, the vTPM secret
-transfer through the key manager and the block-migration disk preflight.
+transfer through the key manager, the block-migration disk preflight and
+the connection pre-check.
 Each safeguard refuses a doomed migration before any memory or disk is copied.
 """)
 
-ALL_OPTS = cpu.OPTS + vtpm.OPTS + disk.OPTS
+ALL_OPTS = cpu.OPTS + vtpm.OPTS + disk.OPTS + connection.OPTS
 
 CONF = cfg.CONF
 

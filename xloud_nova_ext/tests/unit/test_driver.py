@@ -34,6 +34,7 @@ import nova.conf
 
 from xloud_harness import testing
 
+from xloud_nova_ext import connection
 from xloud_nova_ext.cpu import guard as cpu_guard
 from xloud_nova_ext.disk import guard as disk_guard
 from xloud_nova_ext import exception
@@ -56,7 +57,8 @@ class DriverWiringTest(testing.TestCase):
         self.calls = mock.Mock()
         for name, cls in (('vtpm', vtpm_transfer.VTPMGuard),
                           ('disk', disk_guard.DiskGuard),
-                          ('cpu', cpu_guard.CPUGuard)):
+                          ('cpu', cpu_guard.CPUGuard),
+                          ('connection', connection.ConnectionGuard)):
             guard = mock.create_autospec(cls, instance=True)
             self.calls.attach_mock(guard, name)
             wired = getattr(self.driver, '_' + name)
@@ -85,17 +87,34 @@ class DriverWiringTest(testing.TestCase):
             lambda instance, data: data)
         self.calls.disk.check_can_live_migrate_destination.side_effect = (
             lambda data: (data, 512))
+        self.calls.connection.check_can_live_migrate_destination\
+            .side_effect = lambda migrate_data: migrate_data + ('addr',)
 
         result = self.driver.check_can_live_migrate_destination(
             'ctx', self.instance, 'src info', 'dst info')
 
-        self.assertEqual(('nova data', 512), result)
+        self.assertEqual(('nova data', 512, 'addr'), result)
         self.assertEqual(
             ['cpu.check_can_live_migrate_destination',
              'nova_check_can_live_migrate_destination',
              'vtpm.check_can_live_migrate_destination',
-             'disk.check_can_live_migrate_destination'],
+             'disk.check_can_live_migrate_destination',
+             'connection.check_can_live_migrate_destination'],
             self.order())
+
+    def test_connection_destination_bug_hands_the_data_on(self):
+        self.nova('check_can_live_migrate_destination',
+                  return_value='nova data')
+        self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
+            lambda instance, data: data)
+        self.calls.disk.check_can_live_migrate_destination.side_effect = (
+            lambda data: data)
+        self.calls.connection.check_can_live_migrate_destination\
+            .side_effect = KeyError('x')
+
+        self.assertEqual('nova data',
+                         self.driver.check_can_live_migrate_destination(
+                             'ctx', self.instance, 'src', 'dst'))
 
     def test_destination_refusal_is_novas_precheck_error(self):
         parent = self.nova('check_can_live_migrate_destination')
@@ -132,6 +151,8 @@ class DriverWiringTest(testing.TestCase):
             lambda data: data)
         self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
             lambda instance, data: data)
+        self.calls.connection.check_can_live_migrate_destination\
+            .side_effect = lambda migrate_data: migrate_data
 
         self.assertEqual('nova data',
                          self.driver.check_can_live_migrate_destination(
@@ -180,7 +201,7 @@ class DriverWiringTest(testing.TestCase):
 
     # Live migration, source.
 
-    def test_source_check_nova_and_disk_inside_vtpm(self):
+    def test_source_check_connection_nova_and_disk_inside_vtpm(self):
         self.nova('check_can_live_migrate_source', return_value='nova data')
 
         result = self.driver.check_can_live_migrate_source(
@@ -188,11 +209,45 @@ class DriverWiringTest(testing.TestCase):
 
         self.assertEqual('nova data', result)
         self.assertEqual(['vtpm.check_can_live_migrate_source',
+                          'connection.check_can_live_migrate_source',
                           'nova_check_can_live_migrate_source',
                           'disk.check_can_live_migrate_source'],
                          self.order())
+        self.calls.connection.check_can_live_migrate_source\
+            .assert_called_once_with(self.instance, 'dest data')
         self.calls.disk.check_can_live_migrate_source.assert_called_once_with(
             self.instance, 'nova data', 'bdi')
+
+    def test_source_connection_refusal_before_nova(self):
+        parent = self.nova('check_can_live_migrate_source')
+        self.calls.connection.check_can_live_migrate_source.side_effect = (
+            exception.MigrationAddressUnreachable(
+                address='10.0.0.2', port=16509, detail='connection refused'))
+
+        err = self.assertRaises(
+            nova_exc.MigrationPreCheckError,
+            self.driver.check_can_live_migrate_source,
+            'ctx', self.instance, 'dest data', 'bdi')
+
+        self.assertIn('[xloud.connection.unreachable]', str(err))
+        parent.assert_not_called()
+
+    def test_source_connection_bug_lets_nova_check(self):
+        parent = self.nova('check_can_live_migrate_source',
+                           return_value='nova data')
+        self.calls.connection.check_can_live_migrate_source.side_effect = (
+            KeyError('x'))
+
+        self.assertEqual('nova data', self.driver.check_can_live_migrate_source(
+            'ctx', self.instance, 'dest data', 'bdi'))
+        parent.assert_called_once()
+
+    def test_connection_guard_builds_novas_uri(self):
+        # The URI checked is the one nova migrates over: nova's own builder.
+        CONF.set_override('live_migration_scheme', 'tls', group='libvirt')
+        driver = xloud_driver.XloudLibvirtDriver(fake.FakeVirtAPI(), False)
+        self.assertEqual('qemu+tls://h1/system',
+                         driver._connection.__wrapped__._uri_for('h1'))
 
     def test_disk_info_is_annotated(self):
         self.nova('get_instance_disk_info', return_value='[]')
@@ -355,7 +410,8 @@ class VTPMPolicyTest(testing.TestCase):
     def test_passthrough_names_real_arguments(self):
         for step, params in failsafe.PASSTHROUGH.items():
             found = [param for cls in (disk_guard.DiskGuard,
-                                       vtpm_transfer.VTPMGuard)
+                                       vtpm_transfer.VTPMGuard,
+                                       connection.ConnectionGuard)
                      if hasattr(cls, step) for param in params
                      if param in inspect.signature(
                          getattr(cls, step)).parameters]

@@ -20,7 +20,9 @@ module and is tested without this class:
 * :mod:`xloud_nova_ext.vtpm` - the destination gets the vTPM secret from the
   key manager, never over the message bus;
 * :mod:`xloud_nova_ext.disk` - a block migration's destination must have room
-  for the disks it will receive.
+  for the disks it will receive;
+* :mod:`xloud_nova_ext.connection` - the source must reach the destination's
+  libvirt at the address nova will migrate to.
 
 Beside them, :mod:`.migration_stats` logs QEMU's own figures of each
 completed live migration on its source (never a refusal).
@@ -38,6 +40,7 @@ from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
 from xloud_nova_ext import conf  # noqa: F401  (registers [xloud])
+from xloud_nova_ext import connection
 from xloud_nova_ext.cpu import guard as cpu
 from xloud_nova_ext import disk
 from xloud_nova_ext import exception
@@ -73,6 +76,10 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._stats = failsafe.Failsafe(
             'migration statistics',
             migration_stats.MigrationStats(self._host))
+        self._connection = failsafe.Failsafe('connection',
+                                             connection.ConnectionGuard(
+                                                 CONF,
+                                                 self._live_migration_uri))
 
     # Host.
 
@@ -126,7 +133,8 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         data = super().check_can_live_migrate_destination(
             context, instance, src_compute_info, *args, **kwargs)
         data = self._vtpm.check_can_live_migrate_destination(instance, data)
-        return self._disk.check_can_live_migrate_destination(data)
+        data = self._disk.check_can_live_migrate_destination(data)
+        return self._connection.check_can_live_migrate_destination(data)
 
     @exception.as_precheck_error
     def check_source_migrate_data_at_dest(self, ctxt, instance, migrate_data,
@@ -193,6 +201,8 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                                       block_device_info=None):
         with self._vtpm.check_can_live_migrate_source(
                 context, instance, dest_check_data):
+            self._connection.check_can_live_migrate_source(instance,
+                                                           dest_check_data)
             data = super().check_can_live_migrate_source(
                 context, instance, dest_check_data, block_device_info)
             self._disk.check_can_live_migrate_source(instance, data,
