@@ -9,7 +9,9 @@
 # its own children, never as system services) and cpio to pack the heartbeat
 # guest's initramfs (its kernel and busybox are fetched with apt-get
 # download, not installed); syslinux, mtools and dosfstools to make that
-# guest's bootable disk image (xloud_harness.heartbeat.disk).
+# guest's bootable disk image (xloud_harness.heartbeat.disk); iptables, for
+# the integration tier's firewall that drops the migration connection
+# inside one host's namespace.
 #
 # Idempotent and non-interactive: safe to run again, and on a fresh machine
 # with empty apt lists. It starts nothing: the packages' scripts would start
@@ -20,7 +22,7 @@ set -euo pipefail
 packages=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
     libvirt-clients qemu-system-x86 qemu-utils swtpm swtpm-tools
-    iproute2 util-linux mount e2fsprogs
+    iproute2 util-linux mount e2fsprogs iptables
     libvirt-dev pkg-config gcc libc6-dev python3-dev python3-venv git
     shellcheck
     rabbitmq-server mariadb-server cpio

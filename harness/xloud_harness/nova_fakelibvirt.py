@@ -110,6 +110,10 @@ class MigrationTestBase(
     #: global ``libvirt``): they get fakelibvirt, as nova's fixture gives
     #: nova's, so that they catch the errors fakelibvirt raises.
     LIBVIRT_MODULES = ()
+    #: Migration address -> compute hostname, for tests that set ``[libvirt]
+    #: live_migration_inbound_addr``: nova then migrates to that address,
+    #: and fakelibvirt has no network to find the compute behind it.
+    MIGRATION_ADDRESSES = {}
 
     def setUp(self):
         super().setUp()
@@ -154,6 +158,7 @@ class MigrationTestBase(
         The source's copy goes, as libvirt's UNDEFINE_SOURCE does.
         """
         dest_host = parse.urlparse(destination).hostname
+        dest_host = self.MIGRATION_ADDRESSES.get(dest_host, dest_host)
         dest_conn = self.driver(dest_host)._host.get_connection()
         dest_conn.createXML(params['destination_xml'],
                             'fake-createXML-doesnt-care-about-flags')

@@ -1,0 +1,121 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Connection pre-check in nova's real services (fakelibvirt computes).
+
+The destination's migration address is 127.0.0.1 (``[libvirt]
+live_migration_inbound_addr``) and nova's URI names a port of this test:
+a real listening socket stands for the destination's libvirtd, a closed
+port for a firewall that rejects. fakelibvirt itself has no network; the
+harness maps the address back to the ``dest`` compute.
+"""
+
+import socket
+
+from xloud_nova_ext.tests.functional import base
+from xloud_nova_ext.tests.functional import test_failsafe
+
+CODE = 'xloud.connection.unreachable'
+
+
+def free_port(listen):
+    """(socket or None, port): a listening socket, or a closed port."""
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    if listen:
+        sock.listen(8)
+        return sock, port
+    sock.close()
+    return None, port
+
+
+class ConnectionPrecheckTest(base.XloudMigrationTestBase):
+
+    MIGRATION_ADDRESSES = {'127.0.0.1': 'dest'}
+
+    def destination_at(self, listen):
+        sock, port = free_port(listen)
+        if sock is not None:
+            # Keeps the socket itself: eventlet's sock.close is the inner
+            # socket's, and a green socket closes its file when collected.
+            self.listener = sock
+            self.addCleanup(sock.close)
+        self.flags(live_migration_inbound_addr='127.0.0.1',
+                   live_migration_uri='qemu+tcp://%%s:%d/system' % port,
+                   group='libvirt')
+        return port
+
+    def count_pre_live_migration(self):
+        calls = []
+        driver = self.driver('dest')
+        original = driver.pre_live_migration
+
+        def counting(*args, **kwargs):
+            calls.append(args)
+            return original(*args, **kwargs)
+        driver.pre_live_migration = counting
+        return calls
+
+    def test_closed_port_refused_before_the_destination_is_prepared(self):
+        port = self.destination_at(listen=False)
+        server = self.boot('src')
+        prepared = self.count_pre_live_migration()
+
+        migration = self.live_migrate(server, host='dest')
+
+        events = self.assert_refused(server, 'src', migration, CODE)
+        details = ' '.join(e.get('details') or '' for e in events)
+        # The whole refusal, fix included, fits in what nova keeps.
+        self.assertIn('No libvirt at 127.0.0.1 port %d: connection refused. '
+                      'Fix: Open TCP %d to 127.0.0.1 in the firewall, or fix '
+                      'live_migration_inbound_addr.' % (port, port), details)
+        self.assertEqual([], prepared)
+        self.assertEqual([], self.domains_on('dest'))
+
+    def test_answering_destination_migrates(self):
+        self.destination_at(listen=True)
+        server = self.boot('src')
+
+        migration = self.live_migrate(server, host='dest')
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+
+    def test_name_this_host_cannot_resolve_proceeds_with_a_warning(self):
+        # nova's defaults: qemu+tcp://dest/system; "dest" resolves nowhere
+        # here, yet libvirtd might resolve it: stock nova's behaviour.
+        server = self.boot('src')
+
+        migration = self.live_migrate(server, host='dest')
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assertIn('dest does not resolve on this host',
+                      self.stdlog.logger.output)
+
+
+class ConnectionFailsafeTest(test_failsafe.FailsafeTestBase):
+
+    MIGRATION_ADDRESSES = {'127.0.0.1': 'dest'}
+
+    def test_connection_check_failure_lets_live_migration_proceed(self):
+        # Even towards a closed port: the check's own bug is not the
+        # user's failure; nova finds out as stock nova would.
+        self.flags(live_migration_inbound_addr='127.0.0.1',
+                   group='libvirt')
+        server = self.boot('src')
+        self.break_step(
+            'connection.ConnectionGuard.check_can_live_migrate_source')
+
+        migration = self.live_migrate(server, host='dest')
+
+        self.assert_migrated(server, 'src', 'dest', migration)
+        self.assert_warned('connection', 'check_can_live_migrate_source')
