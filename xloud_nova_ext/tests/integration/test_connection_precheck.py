@@ -47,10 +47,11 @@ CONF.set_override('migration_connection_timeout', timeout, group='xloud')
 CONF.set_override('virt_type', 'qemu', group='libvirt')
 if uri:
     CONF.set_override('live_migration_uri', uri, group='libvirt')
-guard = connection.ConnectionGuard(CONF, driver.LibvirtDriver._live_migration_uri)
+uri_for = driver.LibvirtDriver._live_migration_uri
+guard = connection.ConnectionGuard(CONF, uri_for)
 data = objects.LibvirtLiveMigrateData(
     old_vol_attachment_ids={connection.ADDRESS_KEY: address})
-out = {'uri': driver.LibvirtDriver._live_migration_uri(address)}
+out = {'uri': uri_for(address)}
 start = time.monotonic()
 try:
     guard.check_can_live_migrate_source(

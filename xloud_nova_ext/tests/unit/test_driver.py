@@ -238,8 +238,9 @@ class DriverWiringTest(testing.TestCase):
         self.calls.connection.check_can_live_migrate_source.side_effect = (
             KeyError('x'))
 
-        self.assertEqual('nova data', self.driver.check_can_live_migrate_source(
-            'ctx', self.instance, 'dest data', 'bdi'))
+        self.assertEqual('nova data',
+                         self.driver.check_can_live_migrate_source(
+                             'ctx', self.instance, 'dest data', 'bdi'))
         parent.assert_called_once()
 
     def test_connection_guard_builds_novas_uri(self):
