@@ -36,6 +36,8 @@ RUN = {
     ('install/index.rst', 'git clone '): 'test_wheel_from_a_checkout',
     ('install/index.rst', '/opt/nova/venv/bin/xloud-nova-ext check'):
         'test_check_says_nova_can_load_the_driver',
+    ('admin/maintenance.rst', 'xloud-drain-host compute1'):
+        'test_drain_block.DrainBlockTest',
 }
 
 
