@@ -67,14 +67,15 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
     #: Computes that run stock nova's LibvirtDriver (a rolling install).
     STOCK = ()
 
-    def start_compute(self, hostname='compute1', **kwargs):
+    def start_compute(self, hostname='compute1', *args, **kwargs):
+        # nova's restart_compute_service passes its arguments by position.
         if hostname not in self.STOCK:
-            return super().start_compute(hostname=hostname, **kwargs)
+            return super().start_compute(hostname, *args, **kwargs)
         self.flags(compute_driver='libvirt.LibvirtDriver')
         try:
             # nova's own start_compute, without our driver's assertion.
             return super(base.XloudMigrationTestBase, self).start_compute(
-                hostname=hostname, **kwargs)
+                hostname, *args, **kwargs)
         finally:
             self.flags(compute_driver='xloud.XloudLibvirtDriver')
 
