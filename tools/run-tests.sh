@@ -31,6 +31,12 @@ for tier in $tiers; do
         # Count the main job's Tempest scenarios one by one.
         .venv-tools/bin/tox -e demo -- --subunit "$results/demo.subunit" \
             --html "$results/xloud-migration-report.html"
+    elif [ "$tier" = real-cloud ]; then
+        # The main job on real libvirt and QEMU, its scenarios counted too.
+        .venv-tools/bin/tox -e real-cloud -- \
+            --subunit "$results/real-cloud.subunit" \
+            --html "$results/xloud-migration-report-libvirt.html" \
+            --json "$results/xloud-migration-report-libvirt.json"
     else
         .venv-tools/bin/tox -e "$tier"
     fi

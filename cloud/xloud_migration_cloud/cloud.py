@@ -73,7 +73,7 @@ def _stderr(message):
 
 
 @contextlib.contextmanager
-def _signals_held():
+def signals_held():
     """Hold stop signals until what is made inside is known to the cloud.
 
     A stop that came between mkdtemp() creating the directory and
@@ -127,7 +127,7 @@ class EmbeddedCloud:
 
     def start(self):
         if self.workdir is None:
-            with _signals_held():
+            with signals_held():
                 self.workdir = tempfile.mkdtemp(prefix='xloud-cloud-')
         os.makedirs(self.tmpdir, exist_ok=True)
         self.progress('starting keystone (sqlite, fernet) ...')

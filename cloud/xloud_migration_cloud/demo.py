@@ -36,8 +36,16 @@ def _parser():
         prog='xloud-migration-demo', description=__doc__.splitlines()[0])
     parser.add_argument('--regex', default=DEFAULT_REGEX,
                         help='tempest test selection (default: %(default)s)')
-    parser.add_argument('--concurrency', type=int, default=2,
-                        help='tempest workers (default: %(default)s)')
+    parser.add_argument('--hypervisor', choices=('fake', 'libvirt'),
+                        default='fake',
+                        help='fake: nova\'s fake libvirt in one process '
+                             '(quick); libvirt: real libvirtd, QEMU and '
+                             'nova-compute processes on this machine '
+                             '(needs root and tools/install-debian-deps.sh; '
+                             'default: %(default)s)')
+    parser.add_argument('--concurrency', type=int,
+                        help='tempest workers (default: 2, 1 with '
+                             '--hypervisor libvirt)')
     parser.add_argument('--workdir',
                         help='keep logs, tempest workspace and reports in '
                              'this directory (default: a temporary one, '
@@ -71,16 +79,17 @@ def _terminate(signum, frame):
 def _print_access(cloud):
     from xloud_harness import keystone
     ws = cloud.tempest
+    users = getattr(cloud, 'users', None) or (
+        'admin / %s, project admin; demo / %s, project demo' % (
+            keystone.ADMIN_PASSWORD, keystone.DEMO_PASSWORD))
     print('\nThe cloud keeps running. Press Ctrl-C to stop it.\n'
           '  tempest.conf:  %s\n'
           '  run a test:    cd %s && HOME=%s TMPDIR=%s tempest run '
           '--regex <regex>\n'
-          '  keystone:      %s (admin / %s, project admin; demo / %s, '
-          'project demo)\n'
+          '  keystone:      %s (%s)\n'
           '  compute API:   %s' % (
               ws.conf_path, ws.path, ws.home, ws.tmp, cloud.urls['identity'],
-              keystone.ADMIN_PASSWORD, keystone.DEMO_PASSWORD,
-              cloud.urls['compute']), flush=True)
+              users, cloud.urls['compute']), flush=True)
 
 
 def main(argv=None):
@@ -98,7 +107,13 @@ def main(argv=None):
     json_path = os.path.abspath(args.json or os.path.join(
         os.path.dirname(html), 'xloud-migration-report.json'))
     started = time.monotonic()
-    cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
+    if args.hypervisor == 'libvirt':
+        from xloud_migration_cloud.real import cloud as real_cloud
+        cloud = real_cloud.RealCloud(workdir=args.workdir)
+        concurrency = args.concurrency or 1
+    else:
+        cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
+        concurrency = args.concurrency or 2
     rc = 0
     try:
         try:
@@ -110,10 +125,21 @@ def main(argv=None):
               file=sys.stderr, flush=True)
         if not args.no_tests:
             ws = cloud.tempest
-            stream = os.path.join(cloud.workdir, 'tempest.subunit')
-            rc, tests = report.run_tempest(
-                ws.run_argv(args.regex, args.concurrency),
-                cwd=ws.path, env=ws.env, stream_path=stream)
+            runs = [('', None, args.regex)]
+            if args.regex == DEFAULT_REGEX:
+                # A cloud may run some scenarios again, differently (the
+                # real cloud: between stock and Xloud computes).
+                runs += getattr(cloud, 'extra_runs', list)()
+            tests, streams = [], []
+            for n, (label, conf, regex) in enumerate(runs):
+                streams.append(os.path.join(cloud.workdir,
+                                            'tempest-%d.subunit' % n))
+                if label:
+                    print('--- %s' % label, file=sys.stderr, flush=True)
+                run_rc, run_tests = report.run_tempest(
+                    ws.run_argv(regex, concurrency, conf), cwd=ws.path,
+                    env=ws.env, stream_path=streams[-1], label=label)
+                rc, tests = rc or run_rc, tests + run_tests
             print(report.table(tests))
             # Any cloud: what runs the guests, its computes, and per move
             # what only it knows (QEMU's downtime on a real hypervisor).
@@ -123,7 +149,11 @@ def main(argv=None):
             print('JSON report: %s' % report.write_json(data, json_path))
             print('HTML report: %s' % report.write_html(data, html))
             if args.subunit:
-                shutil.copyfile(stream, args.subunit)
+                # subunit v2 streams concatenate.
+                with open(args.subunit, 'wb') as out:
+                    for stream in streams:
+                        with open(stream, 'rb') as f:
+                            shutil.copyfileobj(f, out)
             if not tests:
                 print('error: no test matched %r' % args.regex,
                       file=sys.stderr)

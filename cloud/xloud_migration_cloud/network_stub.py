@@ -16,8 +16,10 @@
 The embedded cloud has no neutron server (nova's computes use nova's
 NeutronFixture in-process). Tempest still calls the network API from the
 catalog when it cleans up dynamic credentials: it lists and deletes the
-project's security groups. This answers those calls with an empty world and
-everything else with 404, so a test never passes by talking to it.
+project's security groups. In the real cloud (``--hypervisor libvirt``)
+nova's own API asks too: for the extensions before a server moves, and for
+ports. This answers those calls with an empty world and everything else
+with 404, so a test never passes by talking to it.
 """
 
 import json
@@ -30,6 +32,8 @@ EMPTY_LISTS = {
     '/v2.0/ports': 'ports',
     '/v2.0/routers': 'routers',
     '/v2.0/floatingips': 'floatingips',
+    # No extension: nova then asks for no extended resource requests.
+    '/v2.0/extensions': 'extensions',
 }
 
 

@@ -40,11 +40,15 @@ from xloud_harness import results
 class TestOutcome(results.TestOutcome):
     reports: list = dataclasses.field(default_factory=list)
     reason: str = ''
+    # Which run of the scenarios, when there are several (another
+    # tempest.conf: e.g. other hosts).
+    label: str = ''
 
     @property
     def name(self):
         short = self.test_id.split('[')[0]
-        return short.replace('xloud_tempest_plugin.api.compute.', '')
+        short = short.replace('xloud_tempest_plugin.api.compute.', '')
+        return '%s (%s)' % (short, self.label) if self.label else short
 
 
 class _Collector(results.Collector):
@@ -88,12 +92,14 @@ def _headline(text):
     return lines[-1] if lines else ''
 
 
-def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):
+def run_tempest(argv, cwd, env, stream_path, out=sys.stderr, label=''):
     """Run ``argv`` (a ``tempest run --subunit`` command); parse its stream.
 
-    Returns (exit code, outcomes in the order the tests started).
+    Returns (exit code, outcomes in the order the tests started), each
+    outcome labelled ``label``.
     """
     collector = _Collector(out)
+    collector.label = label
     with open(stream_path, 'wb') as saved:
         # A session of its own: an interrupted run stops tempest's workers
         # too.
@@ -108,6 +114,8 @@ def run_tempest(argv, cwd, env, stream_path, out=sys.stderr):
             process.stop_session(proc)
             proc.stdout.close()
     rows = _scenarios(collector.tests.values())
+    for row in rows:
+        row.label = label
     # tempest run --subunit exits 0 whatever the tests did: the stream says.
     if any(row.status == 'FAIL' for row in rows):
         rc = rc or 1

@@ -61,10 +61,29 @@ class Workspace:
             conf.write(f)
         return self.conf_path
 
-    def run_argv(self, regex, concurrency):
+    def write_variant(self, name, sections):
+        """Another tempest.conf beside the main one; returns its path.
+
+        The main one's options, updated with ``sections``.
+        """
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read(self.conf_path)
+        for section, options in sections.items():
+            if not conf.has_section(section):
+                conf.add_section(section)
+            for key, value in options.items():
+                conf.set(section, key, str(value))
+        path = os.path.join(os.path.dirname(self.conf_path),
+                            'tempest-%s.conf' % name)
+        with open(path, 'w') as f:
+            conf.write(f)
+        return path
+
+    def run_argv(self, regex, concurrency, conf_path=None):
         """``tempest run`` of this workspace, writing subunit v2 to stdout."""
         return [tempest_bin(), 'run', '--subunit', '--config-file',
-                self.conf_path, '--regex', regex, '--concurrency',
+                conf_path or self.conf_path, '--regex', regex,
+                '--concurrency',
                 str(concurrency)]
 
 

@@ -186,6 +186,28 @@ def stop(pids, grace=10.0):
     return left
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def start_child(argv, record, **kwargs):
+    """``subprocess.Popen(argv, **kwargs)``, handed to ``record`` at once.
+
+    A stop signal (Ctrl-C's KeyboardInterrupt) that arrives inside Popen,
+    after the fork, would lose the child: running, in a session of its own,
+    with nobody left to stop it. So stop signals wait until ``record(proc)``
+    has returned; the child gets them back before it runs ``argv``.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        proc = subprocess.Popen(
+            argv, preexec_fn=lambda: signal.pthread_sigmask(
+                signal.SIG_SETMASK, old), **kwargs)
+        record(proc)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return proc
+
+
 class ServiceError(Exception):
     """A service could not start or answer."""
 
@@ -197,9 +219,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def port_taken(port):
+def port_taken(port, address='127.0.0.1'):
     with socket.socket() as s:
-        return s.connect_ex(('127.0.0.1', port)) == 0
+        return s.connect_ex((address, port)) == 0
 
 
 def python_argv(module, *args):
@@ -208,7 +230,7 @@ def python_argv(module, *args):
 
 
 class Service:
-    """One child process serving HTTP on 127.0.0.1.
+    """One child process serving HTTP on ``address`` (127.0.0.1 by default).
 
     ``port`` is the port it serves; with ``port_file`` instead, the child
     binds a free port itself and writes it there (no race between parallel
@@ -216,8 +238,10 @@ class Service:
     """
 
     def __init__(self, name, argv, log_path, port=None, port_file=None,
-                 ready_path='/', env=None, cwd=None, timeout=60.0):
+                 ready_path='/', env=None, cwd=None, timeout=60.0,
+                 address='127.0.0.1'):
         self.name = name
+        self.address = address
         self.argv = argv
         self.port = port
         self.port_file = port_file
@@ -230,14 +254,14 @@ class Service:
 
     @property
     def url(self):
-        return 'http://127.0.0.1:%d' % self.port
+        return 'http://%s:%d' % (self.address, self.port)
 
     @property
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
     def _where(self):
-        return ('on 127.0.0.1:%d' % self.port) if self.port else ''
+        return ('on %s:%d' % (self.address, self.port)) if self.port else ''
 
     def _error(self, why):
         tail = ''
@@ -251,15 +275,16 @@ class Service:
             ('\n--- last lines ---\n' + tail) if tail else ''))
 
     def start(self):
-        if self.port and port_taken(self.port):
-            raise ServiceError('%s cannot start: port 127.0.0.1:%d is taken '
-                               'by another process' % (self.name, self.port))
+        if self.port and port_taken(self.port, self.address):
+            raise ServiceError('%s cannot start: port %s:%d is taken '
+                               'by another process' % (
+                                   self.name, self.address, self.port))
         with open(self.log_path, 'ab') as log:
             # A session of its own: stopping it stops its children too.
-            self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
-                start_new_session=True)
+            start_child(self.argv, lambda proc: setattr(self, 'proc', proc),
+                        stdout=log, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
+                        start_new_session=True)
         try:
             poll.wait_until(self._answers, self.timeout, 0.05,
                             what='%s answering HTTP' % self.name)

@@ -13,10 +13,13 @@
 
 """Serve one WSGI application on 127.0.0.1 with the standard library.
 
-``python -m xloud_harness.wsgi APP PORT [PORT_FILE]`` serves ``APP`` until
-SIGTERM. ``APP`` is ``module:attribute`` or ``paste:CONFIG_PATH#NAME`` (a
-paste.deploy pipeline). With ``PORT`` 0 it binds a free port and, once the
-application is loaded, writes the port to ``PORT_FILE``.
+``python -m xloud_harness.wsgi [--address IP] [--threads] APP PORT
+[PORT_FILE]`` serves ``APP`` until SIGTERM. ``APP`` is ``module:attribute``
+or ``paste:CONFIG_PATH#NAME`` (a paste.deploy pipeline). With ``PORT`` 0 it
+binds a free port and, once the application is loaded, writes the port to
+``PORT_FILE``. ``--address`` binds another address of ours (the real cloud's
+bridge) instead of loopback; ``--threads`` serves requests in parallel, for
+services whose database takes concurrent writers (MariaDB).
 
 keystone and Barbican ship WSGI applications but no server; wsgiref is
 enough for services on loopback. It serves one request at a time, which the
@@ -27,12 +30,17 @@ writer at a time ("database is locked" otherwise).
 import importlib
 import os
 import signal
+import socketserver
 import sys
 from wsgiref import simple_server
 
 
 class _Server(simple_server.WSGIServer):
     allow_reuse_address = True
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, _Server):
+    daemon_threads = True
 
 
 class _Handler(simple_server.WSGIRequestHandler):
@@ -63,13 +71,22 @@ def _write_port(path, port):
 
 def main(argv=None):
     args = list(argv or sys.argv[1:])
+    address, server_class = '127.0.0.1', _Server
+    while args and args[0].startswith('--'):
+        option = args.pop(0)
+        if option == '--address':
+            address = args.pop(0)
+        elif option == '--threads':
+            server_class = _ThreadingServer
+        else:
+            sys.exit('unknown option %s' % option)
     spec, port = args[0], int(args[1])
     port_file = args[2] if len(args) > 2 else None
     # keystone and Barbican parse sys.argv as oslo.config arguments when
     # their application is built: give them none of ours.
     del sys.argv[1:]
-    server = simple_server.make_server('127.0.0.1', port, None,
-                                       server_class=_Server,
+    server = simple_server.make_server(address, port, None,
+                                       server_class=server_class,
                                        handler_class=_Handler)
     server.set_app(load(spec))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -139,6 +139,22 @@ to advance on its console (the guest runs on its new host). The console is
 read every ``[compute] build_interval`` seconds at most.
 """),
     cfg.IntOpt(
+        'heartbeat_before_move_timeout',
+        default=0,
+        min=0,
+        help="""
+Seconds to wait, before each move, for the guest's first heartbeat on its
+console; the scenario fails when none comes. 0 (the default) does not wait,
+for images that never print one (CirrOS). Set it where the image prints the
+heartbeat (the embedded real cloud does): a guest moved while its kernel
+still boots leaves no heartbeat to compare with, and under QEMU's TCG a
+move that early may crash the guest.
+
+Related options:
+
+* ``heartbeat_timeout``
+"""),
+    cfg.IntOpt(
         'drain_server_count',
         default=2,
         min=1,

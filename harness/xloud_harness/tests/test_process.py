@@ -12,6 +12,7 @@
 
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -118,3 +119,27 @@ class StopSessionTest(testing.TestCase):
         with mock.patch.object(process.os, 'killpg') as killpg:
             process.stop_session(proc)
         killpg.assert_not_called()
+
+
+class StartChildTest(testing.TestCase):
+
+    def test_recorded_before_any_stop_signal_and_child_gets_them_back(self):
+        seen = []
+
+        def record(proc):
+            # A stop signal now waits: it cannot lose the child.
+            os.kill(os.getpid(), signal.SIGHUP)
+            seen.append(proc)
+
+        handled = []
+        old = signal.signal(signal.SIGHUP, lambda *a: handled.append(seen[:]))
+        self.addCleanup(signal.signal, signal.SIGHUP, old)
+        proc = process.start_child(
+            ['grep', 'SigBlk', '/proc/self/status'], record,
+            stdout=subprocess.PIPE, text=True)
+        out, _ = proc.communicate(timeout=30)
+        self.assertEqual([proc], seen)
+        # Delivered once the child was recorded, not before.
+        self.assertEqual([[proc]], handled)
+        # The child runs with no signal blocked.
+        self.assertEqual('0' * 16, out.split()[1])

@@ -84,7 +84,8 @@ class MigrationVerifier(object):
     def __init__(self, servers_client, migrations_client,
                  failure_patterns=(), boot_marker=None, check_console=True,
                  warning_patterns=(), heartbeat_timeout=10,
-                 poll_interval=1.0, sleep=time.sleep):
+                 poll_interval=1.0, sleep=time.sleep,
+                 heartbeat_before_move_timeout=0):
         self.servers_client = servers_client
         self.migrations_client = migrations_client
         self.failure_patterns = list(failure_patterns or ())
@@ -92,11 +93,27 @@ class MigrationVerifier(object):
         self.boot_marker = boot_marker
         self.check_console = check_console
         self.heartbeat_timeout = heartbeat_timeout
+        self.heartbeat_before_move_timeout = heartbeat_before_move_timeout
         self.poll_interval = poll_interval
         self.sleep = sleep
 
     def observe(self, server_id, read_uptime=None):
-        """The guest's console and uptime, before it moves."""
+        """The guest's console and uptime, before it moves.
+
+        With ``heartbeat_before_move_timeout``, first waits for the guest's
+        first heartbeat: a guest still booting is not moved.
+        """
+        if self.check_console and self.heartbeat_before_move_timeout and \
+                self._wait_for_newer_beat(
+                    server_id, None,
+                    self.heartbeat_before_move_timeout) is None:
+            console = (self._console(server_id) or '').splitlines()
+            raise exceptions.VerificationFailed(
+                'Server %s printed no xloud-heartbeat line within %d s, '
+                'before its move ([xloud_migration] heartbeat_before_move_'
+                'timeout). Last console lines:\n%s' % (
+                    server_id, self.heartbeat_before_move_timeout,
+                    '\n'.join(console[-10:])))
         return GuestState(console=self._console(server_id),
                           uptime=read_uptime() if read_uptime else None)
 
@@ -384,9 +401,10 @@ class MigrationVerifier(object):
                          a.seq + 1, b.seq - 1, b.uptime_ms - a.uptime_ms))
         result.add('guest-pause', True, text)
 
-    def _wait_for_newer_beat(self, server_id, latest):
+    def _wait_for_newer_beat(self, server_id, latest, timeout=None):
         """A heartbeat written after latest (any, if None), or None."""
-        deadline = time.time() + self.heartbeat_timeout
+        deadline = time.time() + (self.heartbeat_timeout if timeout is None
+                                  else timeout)
         while True:
             for beat in reversed(heartbeat.parse(self._console(server_id))):
                 if (latest is None or beat.boot_id != latest.boot_id or

@@ -36,6 +36,12 @@ class NetworkStubTest(testing.TestCase):
         self.assertEqual('200 OK', status)
         self.assertEqual({'security_groups': []}, body)
 
+    def test_no_extension(self):
+        # nova's API lists them before a server moves (real cloud).
+        status, body = call('GET', '/v2.0/extensions')
+        self.assertEqual('200 OK', status)
+        self.assertEqual({'extensions': []}, body)
+
     def test_anything_else_is_not_found_and_says_why(self):
         status, body = call('POST', '/v2.0/ports')
         self.assertEqual('404 Not Found', status)

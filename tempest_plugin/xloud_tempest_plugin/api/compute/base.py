@@ -89,6 +89,7 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
             boot_marker=opts.console_boot_marker,
             check_console=CONF.compute_feature_enabled.console_output,
             heartbeat_timeout=opts.heartbeat_timeout,
+            heartbeat_before_move_timeout=opts.heartbeat_before_move_timeout,
             poll_interval=min(CONF.compute.build_interval, 1))
 
     # Hosts

@@ -427,6 +427,31 @@ class TestVerifyHeartbeat(VerifierTestBase):
                        'move and in all 10 heartbeats since.'},
                       as_json['checks'])
 
+    def _waiting_verifier(self, timeout):
+        return verify.MigrationVerifier(
+            self.servers, self.migrations, heartbeat_timeout=0,
+            heartbeat_before_move_timeout=timeout, sleep=self.sleeps.append)
+
+    @decorators.idempotent_id('ebb3b07b-29f2-40ad-a5ee-f7c08bcf79c6')
+    def test_observe_waits_for_the_first_heartbeat(self):
+        server_id = self.nova.add_server('src')
+        self.nova.set_console(server_id, BOOT, BOOT, self.BEFORE)
+        state = self._waiting_verifier(60).observe(server_id)
+        self.assertEqual(self.BEFORE, state.console)
+        self.assertEqual(2, len(self.sleeps))
+
+    @decorators.idempotent_id('c86cb324-c554-4b74-ba6b-1bf12ba91a5c')
+    def test_observe_without_heartbeat_fails_before_the_move(self):
+        server_id = self.nova.add_server('src')
+        self.nova.set_console(server_id, BOOT + LOGIN)
+        e = self.assertRaises(exceptions.VerificationFailed,
+                              self._waiting_verifier(1).observe, server_id)
+        self.assertIn('printed no xloud-heartbeat line within 1 s', str(e))
+        self.assertIn('vm login:', str(e))
+        # Not waiting (the default): a guest without heartbeat is observed.
+        self.assertEqual(BOOT + LOGIN, self.verifier.observe(
+            server_id).console)
+
     @decorators.idempotent_id('342da385-cd8d-4267-abaf-1c99f86d8ab1')
     def test_new_boot_id_fails(self):
         after = self.BEFORE + BOOT + beats(1, 5, boot_id=REBOOT_ID)

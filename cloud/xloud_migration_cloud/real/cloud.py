@@ -1,0 +1,298 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The real cloud: nova on real libvirt and QEMU, on this machine.
+
+What runs (real) and what stands in (named as such):
+
+- real: MariaDB and RabbitMQ (Debian's), keystone, placement, glance (file
+  store), nova's API, conductor and scheduler, five compute hosts each with
+  its own libvirtd, QEMU (TCG) and an unmodified ``nova-compute``; the
+  guest (a Linux kernel and a busybox init printing a heartbeat, on a
+  bootable disk image in glance).
+- stand-ins: the network API (a stub: servers boot without ports), ``sudo``
+  and ``ssh`` between hosts (shims, see :mod:`.hosts`), the shared
+  instances directory's filesystem type (bindfs disguised as GlusterFS for
+  libvirt's check; the files really are shared). No Barbican yet: the vTPM
+  scenario is skipped.
+
+The hosts (layout.HOSTS): xlc-a and xlc-b (Xloud driver) share their
+instances directory; xlc-c (Xloud) has a small ext4 of its own with
+layout.SMALL_FREE_MB free: enough for a block migration of the heartbeat
+guest's thin disk, not for the same disk allocated in full on xlc-d (Xloud,
+``preallocate_images = space``): the disk refusal is real; xlc-s runs
+nova's stock ``libvirt.LibvirtDriver``.
+"""
+
+import os
+import shutil
+import tempfile
+
+from xloud_harness.heartbeat import disk as heartbeat_disk
+from xloud_harness import libvirtd
+from xloud_harness import lock
+from xloud_harness import mounts
+from xloud_harness import poll
+from xloud_harness import process
+
+from xloud_migration_cloud import cloud as fake_cloud
+from xloud_migration_cloud.real import control
+from xloud_migration_cloud.real import figures
+from xloud_migration_cloud.real import hosts as hosts_mod
+from xloud_migration_cloud.real import layout
+from xloud_migration_cloud.real import network
+from xloud_migration_cloud.real import sweep
+from xloud_migration_cloud import tempest_workspace
+
+COMPUTE_TIMEOUT = 300
+FLAVORS = {
+    # id: (name, MiB, vCPUs, root GiB)
+    'xl1': ('xloud.tiny', 128, 1, 1),
+    'xl2': ('xloud.tiny-alt', 160, 1, 1),
+}
+SCENARIO_OPTIONS = {
+    'compute': {
+        'migration_source_host': 'xlc-a',
+        'migration_dest_host': 'xlc-b',
+        'flavor_ref': 'xl1',
+        'flavor_ref_alt': 'xl2',
+        # TCG on a shared 2-core machine: boots take seconds, not ms.
+        'build_timeout': 300,
+        'build_interval': 2,
+    },
+    'compute-feature-enabled': {
+        'block_migration_for_live_migration': True,
+        'can_migrate_between_any_hosts': False,
+        'console_output': True,
+        'vtpm_live_migration': False,
+    },
+    'service_available': {'barbican': False},
+    'xloud_migration': {
+        'shared_storage_live_migration': True,
+        'block_migration_dest_host': 'xlc-c',
+        # xlc-d preallocates: its server's 1 GiB disk does not fit on xlc-c.
+        'disk_full_source_host': 'xlc-d',
+        'disk_full_dest_host': 'xlc-c',
+        # The guest prints the heartbeat: never move it while it boots.
+        'heartbeat_before_move_timeout': 120,
+    },
+}
+
+
+class RealCloud:
+
+    HYPERVISOR = 'libvirt'
+
+    def __init__(self, workdir=None, progress=None):
+        self.own_workdir = workdir is None
+        self.workdir = workdir
+        self.progress = progress or (lambda m: print(m, flush=True))
+        self._lock = lock.MachineLock(layout.LOCK_FILE)
+        self.control = None
+        self.hosts = []
+        self.tempest = None
+        self.urls = {}
+
+    def extra_runs(self):
+        """The rolling install: block moves between Xloud and stock.
+
+        Block live migrations between an Xloud compute and the stock one,
+        both ways: [(label, tempest.conf, regex)].
+        """
+        regex = ('test_live_migration.BlockLiveMigrationTest.'
+                 'test_live_migration_to_requested_host')
+        runs = []
+        for label, source, dest in (('Xloud xlc-a to stock xlc-s', 'xlc-a',
+                                     'xlc-s'),
+                                    ('stock xlc-s to Xloud xlc-c', 'xlc-s',
+                                     'xlc-c')):
+            conf = self.tempest.write_variant(source + '-' + dest, {
+                'compute': {'migration_source_host': source},
+                'xloud_migration': {'block_migration_dest_host': dest}})
+            runs.append((label, conf, regex))
+        return runs
+
+    @property
+    def users(self):
+        """Who may log in, for ``--keep``."""
+        return 'admin / %s, project admin' % control.ADMIN_PASSWORD
+
+    def migration_figures(self, report):
+        """What only this cloud knows of one move (for the report).
+
+        QEMU's downtime of a live migration, from the statistics line its
+        source's XloudLibvirtDriver logged.
+        """
+        source = {h.name: h for h in self.hosts}.get(report.get('source'))
+        if source is None or report.get('kind') != 'live-migration' or \
+                not report.get('server'):
+            return None
+        stats = figures.for_instance(source.nova_log, report['server'])
+        return {'qemu_downtime_ms': stats.get('qemu_downtime_ms')} \
+            if stats else None
+
+    def computes(self):
+        return [{'host': h.name, 'driver': h.spec.driver, 'pid': h.nova_pid}
+                for h in self.hosts]
+
+    def start(self):
+        """Start it all; a failure to start is a ServiceError naming it."""
+        try:
+            return self._start()
+        except (process.CommandError, poll.WaitTimeout, lock.LockTimeout,
+                libvirtd.DaemonError, sweep.CleanupError) as e:
+            raise process.ServiceError(str(e)) from e
+
+    def _start(self):
+        if self.workdir is None:
+            with fake_cloud.signals_held():
+                self.workdir = tempfile.mkdtemp(prefix='xloud-real-cloud-')
+        os.makedirs(self.workdir, exist_ok=True)
+        self.progress('removing what an earlier real cloud left ...')
+        self._lock.acquire(600)
+        sweep.clean_machine()
+        for path in (layout.WORK_DIR, layout.NS_DIR, layout.LOOP_DIR,
+                     layout.SHARED_INSTANCES):
+            os.makedirs(path, exist_ok=True)
+        mounts.make_private_bind(layout.NS_DIR)
+        sweep.create_runtime_dirs()
+        network.add_bridge()
+        self.progress('hosts %s: namespaces, storage, libvirtd ...' % ', '
+                      .join(s.name for s in layout.HOSTS))
+        hosts_mod.write_shims()
+        self.control = control.ControlPlane(
+            os.path.join(layout.WORK_DIR, 'control'), self.progress)
+        self.hosts = [hosts_mod.ComputeHost(spec) for spec in layout.HOSTS]
+        for host in self.hosts:
+            host.prepare()
+            host.create_namespaces()
+            if host.spec.storage == 'small':
+                host.leave_free(layout.SMALL_FREE_MB)
+            host.start_libvirtd()
+        ctx = self.control.start()
+        self.urls = dict(ctx['urls'])
+        for host in self.hosts:
+            host.write_nova_conf(ctx)
+            host.wait_libvirtd()
+            host.start_nova_compute()
+        self.progress('guest images and flavors ...')
+        session = self.control.admin_session()
+        images = self._upload_guest(session)
+        self._flavors(session)
+        self.progress('waiting for the %d computes to be up in nova ...'
+                      % len(self.hosts))
+        self._wait_computes(session)
+        self.progress('writing the Tempest workspace ...')
+        self._tempest(images)
+        return self
+
+    def _upload_guest(self, session):
+        """The heartbeat guest's boot disk, twice (image_ref and _alt)."""
+        disk = heartbeat_disk.build_disk(disk_format='qcow2')
+        glance = self.urls['image']
+        ids = []
+        for name in ('xloud-heartbeat', 'xloud-heartbeat-alt'):
+            image = session.post(glance + '/v2/images', json={
+                'name': name, 'disk_format': disk.disk_format,
+                'container_format': 'bare', 'visibility': 'public',
+                # Its init ignores ACPI: a clean shutdown (cold migration)
+                # would wait nova's 60 s for nothing before powering off.
+                'os_shutdown_timeout': '0'}).json()
+            with open(disk.path, 'rb') as f:
+                session.put(glance + '/v2/images/%s/file' % image['id'],
+                            data=f, headers={
+                                'Content-Type': 'application/octet-stream'})
+            ids.append(image['id'])
+        return ids
+
+    def _flavors(self, session):
+        for flavor_id, (name, ram, vcpus, disk) in FLAVORS.items():
+            session.post(self.urls['compute'] + '/flavors', json={'flavor': {
+                'id': flavor_id, 'name': name, 'ram': ram, 'vcpus': vcpus,
+                'disk': disk}})
+
+    def _wait_computes(self, session):
+        names = {h.name for h in self.hosts}
+
+        def all_up():
+            for host in self.hosts:
+                if host.nova.poll() is not None:
+                    raise process.ServiceError(
+                        'nova-compute of %s exited with status %s; log: %s'
+                        % (host.name, host.nova.returncode, host.nova_log))
+            found = session.get(
+                self.urls['compute'] + '/os-hypervisors/detail',
+                headers={'OpenStack-API-Version': 'compute 2.88'}).json()
+            up = {h['service']['host'] for h in found['hypervisors']
+                  if h['state'] == 'up' and h['status'] == 'enabled'}
+            return names <= up
+        try:
+            poll.wait_until(all_up, COMPUTE_TIMEOUT, 2,
+                            what='computes up in nova')
+        except poll.WaitTimeout:
+            raise process.ServiceError(
+                'computes not all up in nova within %d s; logs: %s' % (
+                    COMPUTE_TIMEOUT, ', '.join(h.nova_log
+                                               for h in self.hosts)))
+
+    def _tempest(self, images):
+        self.tempest = tempest_workspace.Workspace(
+            os.path.join(self.workdir, 'tempest')).init()
+        sections = tempest_workspace.cloud_sections(
+            self.urls['identity'], len(self.hosts), extra=SCENARIO_OPTIONS)
+        sections['auth']['admin_password'] = control.ADMIN_PASSWORD
+        sections['compute']['image_ref'] = images[0]
+        sections['compute']['image_ref_alt'] = images[1]
+        sections['service_available']['neutron'] = True
+        self.tempest.write_conf(sections)
+
+    def stop(self):
+        """Stop everything and remove it all.
+
+        The logs are kept in the work directory when the caller gave one.
+        """
+        try:
+            if self.control:
+                self.control.stop()
+            if not self.own_workdir and os.path.isdir(layout.WORK_DIR):
+                self._keep_logs()
+            sweep.clean_machine()
+        finally:
+            for host in self.hosts:
+                host.reap()
+            self._lock.release()
+            if self.own_workdir and self.workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _keep_logs(self):
+        dest = os.path.join(self.workdir, 'logs')
+        os.makedirs(dest, exist_ok=True)
+        logs = os.path.join(layout.WORK_DIR, 'control', 'logs')
+        if os.path.isdir(logs):
+            for name in os.listdir(logs):
+                shutil.copy(os.path.join(logs, name), dest)
+        for host in self.hosts:
+            for src in (host.nova_log, os.path.join(
+                    host.root, 'var/log/libvirt/libvirtd.log')):
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(dest, '%s-%s' % (
+                        host.name, os.path.basename(src))))
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
