@@ -17,7 +17,7 @@ tools/bootstrap.sh || { echo "0 passed, 1 failed (bootstrap)"; exit 1; }
 # Tiers with stestr repositories are counted test by test; the others
 # (flake8, Sphinx, the benchmarks, which print figures) count as one check
 # each.
-all_tiers="pep8 py3 fuzz functional nova-compat integration faults install-matrix harness tempest-plugin devstack docs admin-guide releasenotes cloud demo bench"
+all_tiers="pep8 py3 fuzz functional nova-compat integration faults install-matrix harness tempest-plugin devstack docs admin-guide releasenotes cloud demo real-cloud bench"
 tiers=${*:-$all_tiers}
 results=$top/.ci-results
 rm -rf "$results"
