@@ -48,9 +48,8 @@ import time
 
 from nova import conf as nova_conf
 from nova import objects
-from nova.virt.libvirt import config as vconfig
-from nova.virt.libvirt import guest as libvirt_guest
 
+from xloud_harness import nova_host
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext import conf as xloud_conf
 from xloud_nova_ext.cpu import baseline
@@ -68,25 +67,6 @@ OPTIONAL = ('vmx', 'pdpe1gb', 'ssbd', 'spec-ctrl', 'md-clear', 'hypervisor',
             'arch-capabilities', 'tsc_adjust', 'xsaves', 'invtsc', 'pcid',
             'stibp')
 INSTANCE_UUID = '8b1c5b3c-8d1f-4a55-9d6e-3c1e5f0b2a11'
-
-
-class LibvirtHost(object):
-    """The part of nova's Host that CPUGuard uses, on one connection."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def get_connection(self):
-        return self.conn
-
-    def get_guest(self, instance):
-        return libvirt_guest.Guest(
-            self.conn.lookupByUUIDString(instance.uuid))
-
-    def get_capabilities(self):
-        caps = vconfig.LibvirtConfigCaps()
-        caps.parse_str(self.conn.getCapabilities())
-        return caps
 
 
 def median_ms(func, runs):
@@ -108,7 +88,7 @@ def precheck(conn, runs):
                                 vcpu_model=None, system_metadata={})
     guard.write_record(instance.system_metadata, host_model,
                        'pc-i440fx-7.2', 'src')
-    checker = guard.CPUGuard(LibvirtHost(conn))
+    checker = guard.CPUGuard(nova_host.LibvirtHost(conn))
     info = {'cpu_info': '{}'}
     checker.check_can_live_migrate_destination(instance, info)  # warm up
     ours = median_ms(lambda: checker.check_can_live_migrate_destination(

@@ -37,22 +37,21 @@ from nova import monkey_patch; monkey_patch.patch()  # noqa
 import argparse  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
-
+from castellan.common.objects import passphrase  # noqa: E402
+from castellan import key_manager  # noqa: E402
 import fixtures  # noqa: E402
+from nova import conf as nova_conf  # noqa: E402
 from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
 
 from xloud_harness import barbican  # noqa: E402
+from xloud_harness import nova_vtpm  # noqa: E402
 from xloud_harness import poll  # noqa: E402
-from xloud_nova_ext.tests.functional import base  # noqa: E402
-from xloud_nova_ext.tests.functional import test_vtpm  # noqa: E402
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver  # noqa: E402
 from xloud_nova_ext.vtpm import keymgr  # noqa: E402
 
+CONF = nova_conf.CONF
 TARGET_MS = 50.0
 HOOKS = ('check_can_live_migrate_destination',
          'check_can_live_migrate_source', 'check_source_migrate_data_at_dest',
@@ -75,32 +74,23 @@ def summary(values):
     return statistics.median(values), p95, values[-1]
 
 
-class _Bench(test_vtpm.VTPMTestBase):
-    """The functional test base, driven by hand: one variant per setUp."""
+class _Bench(nova_vtpm.VTPMMigrationTestBase):
+    """The harness's vTPM test base, driven by hand: one variant per setUp."""
 
-    DRIVER = None
+    COMPUTE_DRIVER = None
+    # Our CPU check calls libvirt as nova's modules do: fakelibvirt here.
+    LIBVIRT_MODULES = ('xloud_nova_ext.cpu.compare',)
     TRANSPORT = None
-
-    def _setup_compute_service(self):
-        self.flags(compute_driver=self.DRIVER)
-
-    def start_compute(self, hostname='compute1', **kwargs):
-        # Skip the base's check that the driver is ours: stock runs too.
-        return super(base.XloudMigrationTestBase, self).start_compute(
-            hostname=hostname, **kwargs)
 
     def runTest(self):
         pass
 
     def measure_reads(self, reads):
         """KeyManager.read as the pre-check makes it; seconds each."""
-        from castellan.common.objects import passphrase
-        from castellan import key_manager
-
         owner = self.owner_context()
-        secret_uuid = key_manager.API(test_vtpm.CONF).store(
+        secret_uuid = key_manager.API(CONF).store(
             owner, passphrase.Passphrase(b'x' * 512))
-        km = keymgr.KeyManager(test_vtpm.CONF)
+        km = keymgr.KeyManager(CONF)
         km.read(owner, secret_uuid)  # warm up: imports, first connection
         times = []
         for _ in range(reads):
@@ -112,7 +102,8 @@ class _Bench(test_vtpm.VTPMTestBase):
     def measure(self, migrations):
         self.flags(vtpm_secret_transport=self.TRANSPORT, group='xloud')
         spent, reads = [], []
-        cls = (xloud_driver.XloudLibvirtDriver if 'xloud' in self.DRIVER
+        cls = (xloud_driver.XloudLibvirtDriver
+               if 'xloud' in self.COMPUTE_DRIVER
                else libvirt_driver.LibvirtDriver)
         for name in HOOKS:
             self.useFixture(fixtures.MonkeyPatch(
@@ -158,7 +149,7 @@ def _started(migration):
 
 
 def bench_variant(label, driver, transport, migrations, reads=0):
-    case = type('Bench', (_Bench,), {'DRIVER': driver,
+    case = type('Bench', (_Bench,), {'COMPUTE_DRIVER': driver,
                                      'TRANSPORT': transport})()
 
     def live_migrate_as(api, server, host='dest'):

@@ -25,7 +25,6 @@ nova service user's grant (or the owner's credentials) can read a secret.
 import contextlib
 import json
 import logging
-from urllib import parse
 
 from castellan import key_manager
 import fixtures
@@ -37,11 +36,10 @@ import nova.conf
 from nova import context as nova_context
 from nova import objects
 from nova.objects import migrate_data as migrate_data_obj
-from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
 
 from xloud_harness import barbican
-from xloud_harness import nova_fakelibvirt
+from xloud_harness import nova_vtpm
 
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.functional import base
@@ -60,13 +58,6 @@ SECRET_ERROR_CODES = ('xloud.vtpm.key_manager_unreachable',
                       'xloud.vtpm.secret_forbidden')
 
 
-def _start_barbican(test):
-    try:
-        return barbican.shared_server()
-    except barbican.BarbicanStartError as e:
-        requirements.require(test, False, 'no Barbican server: %s' % e)
-
-
 class _LogCapture(logging.Handler):
     """Every record of the test, DEBUG included, formatted with its args."""
 
@@ -81,38 +72,26 @@ class _LogCapture(logging.Handler):
             self.lines.append(repr(record.__dict__))
 
 
-class VTPMTestBase(base.XloudMigrationTestBase):
+class VTPMTestBase(base.XloudMigrationTestBase,
+                   nova_vtpm.VTPMMigrationTestBase):
     """vTPM servers of a normal user; 'dest' starts after the boot."""
 
-    COMPUTES = ('src',)
-    USER_PROJECT = 'vtpm-owner-project'
+    def start_barbican(self):
+        try:
+            return super().start_barbican()
+        except barbican.BarbicanStartError as e:
+            requirements.require(self, False, 'no Barbican server: %s' % e)
 
     def setUp(self):
-        self.barbican = _start_barbican(self)
-        self.useFixture(nova_fakelibvirt.SwtpmHosts())
         self.secret_values = []
         self.migrate_data_seen = []
-        self.servers = []
         super().setUp()
         # After nova's logging fixture, which removes earlier handlers.
         self.logs = _LogCapture()
         self.useFixture(fixtures.LogHandler(self.logs, nuke_handlers=False))
         # After nova's TestCase.setUp, which clears attributes at cleanup.
         self.addCleanup(self._assert_values_nowhere)
-        self.key_manager = self.useFixture(
-            barbican.NovaKeyManagerFixture(self.barbican))
-        self.user_api = self._api('owner', self.USER_PROJECT,
-                                  ['reader', 'member'])
-        # nova's API fixture makes only the user named 'admin' an admin.
-        self.other_admin_api = self._api('admin', 'admin-project',
-                                         ['reader', 'member', 'admin'])
         self._capture_rpc()
-
-    def _api(self, user, project, roles):
-        api = client.TestOpenStackClient(
-            user, self.api.base_url, project_id=project, roles=roles)
-        api.microversion = 'latest'
-        return api
 
     def _capture_rpc(self):
         seen = self.migrate_data_seen
@@ -137,35 +116,7 @@ class VTPMTestBase(base.XloudMigrationTestBase):
             self.useFixture(fixtures.MonkeyPatch(
                 'nova.compute.rpcapi.ComputeAPI.' + name, wrap(name)))
 
-    def _migrate_stub(self, domain, destination, params, flags):
-        """As libvirt: a vTPM guest needs its secret on the destination."""
-        dest = self.driver(parse.urlparse(destination).hostname)._host
-        uuid = domain.UUIDString()
-        instance = objects.Instance.get_by_uuid(
-            nova_context.get_admin_context(), uuid)
-        if 'vtpm_secret_uuid' in instance.system_metadata:
-            secret = dest.find_secret('vtpm', uuid)
-            if secret is None:
-                raise fakelibvirt.make_libvirtError(
-                    fakelibvirt.libvirtError, 'Secret not found',
-                    error_code=fakelibvirt.VIR_ERR_NO_SECRET,
-                    error_domain=fakelibvirt.VIR_FROM_SECRET)
-        super()._migrate_stub(domain, destination, params, flags)
-
     # Servers and secrets.
-
-    def boot_vtpm(self, security, host='src'):
-        extra_specs = {'hw:tpm_model': 'tpm-crb', 'hw:tpm_version': '2.0',
-                       'hw:tpm_secret_security': security}
-        flavor_id = self._create_flavor(extra_spec=extra_specs)
-        server = self._create_server(flavor_id=flavor_id, networks='none',
-                                     api=self.user_api)
-        self.assertEqual(host, self.admin_api.get_server(server['id'])[
-            'OS-EXT-SRV-ATTR:host'])
-        if 'dest' not in self.computes:
-            self.start_compute('dest', host_info=self.host_info('dest'))
-        self.servers.append(server)
-        return server
 
     def instance(self, server):
         return objects.Instance.get_by_uuid(
@@ -173,11 +124,6 @@ class VTPMTestBase(base.XloudMigrationTestBase):
 
     def secret_uuid(self, server):
         return self.instance(server).system_metadata['vtpm_secret_uuid']
-
-    def owner_context(self, project=None):
-        return nova_context.RequestContext(
-            user_id='owner', project_id=project or self.USER_PROJECT,
-            roles=['reader', 'member'])
 
     def barbican_value(self, server):
         """The secret's value in Barbican, read as its owner."""

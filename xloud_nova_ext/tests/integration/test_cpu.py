@@ -38,13 +38,13 @@ from nova import objects
 from oslo_config import fixture as config_fixture
 
 from xloud_harness import guests
+from xloud_harness import nova_host
 
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import guard
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
-from xloud_nova_ext.tests.fixtures import real_host
 from xloud_nova_ext.tests.integration import base
 
 try:
@@ -105,13 +105,13 @@ class CPUCheckTest(base.IntegrationTestCase):
                                     image_ref='', vcpu_model=None,
                                     system_metadata={})
         # What our driver does after every start: record the real CPU.
-        guard.CPUGuard(real_host.LibvirtHost(
+        guard.CPUGuard(nova_host.LibvirtHost(
             self.open(host))).guest_started(instance)
         return dom, instance
 
     def our_verdict(self, instance, dest):
         """None if our pre-check on ``dest`` accepts, else its refusal."""
-        checker = guard.CPUGuard(real_host.LibvirtHost(self.open(dest)))
+        checker = guard.CPUGuard(nova_host.LibvirtHost(self.open(dest)))
         try:
             checker.check_can_live_migrate_destination(
                 instance, {'cpu_info': '{}'})
@@ -238,8 +238,8 @@ class CPUCheckTest(base.IntegrationTestCase):
         conf = self.useFixture(config_fixture.Config(CONF))
         conf.config(cpu_mode='custom', cpu_models=['Penryn', 'Nehalem'],
                     group='libvirt')
-        on_a = guard.CPUGuard(real_host.LibvirtHost(self.open(self.a)))
-        on_b = guard.CPUGuard(real_host.LibvirtHost(self.open(self.b)))
+        on_a = guard.CPUGuard(nova_host.LibvirtHost(self.open(self.a)))
+        on_b = guard.CPUGuard(nova_host.LibvirtHost(self.open(self.b)))
         on_a.init_host(self.a.name)
         e = self.assertRaises(exception.CPUModelsUnusable,
                               on_b.init_host, self.b.name)
