@@ -30,10 +30,10 @@ backing image when the destination's image cache lacks it, and
 ``[DEFAULT] reserved_host_disk_mb`` and less what other block migrations to
 this host have reserved and not written yet.
 
-The destination publishes its available space in the pre-check (beside
-nova's ``disk_available_mb``, which keeps nova's value), the source refuses
-there when the disks' allocated size alone does not fit (so the scheduler
-can try another host), and the destination decides and reserves in
+In the pre-check the source reports its disks' allocated size and the
+destination refuses when that alone does not fit (so the scheduler can
+try another host); nova's ``disk_available_mb`` keeps its meaning where
+nova reads it. The destination decides and reserves in
 ``pre_live_migration`` before any file is created. With ``[libvirt]
 images_type`` ``lvm`` or ``rbd`` nothing is checked.
 

@@ -15,16 +15,18 @@
 Live block migration (nova's order):
 
 1. destination, :meth:`DiskGuard.check_can_live_migrate_destination`:
-   publishes what a block migration may really use here (free space less
-   reserved and in-flight bytes) beside nova's own ``disk_available_mb``,
-   which keeps nova's meaning (its check below microversion 2.25 reads it);
+   asks the source for the size of its disks (see :data:`ASKED`);
 2. source, :meth:`DiskGuard.check_can_live_migrate_source`, once nova has
-   resolved ``block_migration='auto'``: refuses when the disks' allocated
-   bytes alone do not fit. Still inside the conductor's pre-check, so a
-   scheduler-chosen destination is skipped for another one;
-3. source, :meth:`DiskGuard.get_instance_disk_info`: adds the size of each
+   resolved ``block_migration='auto'``: answers with the allocated bytes
+   of the disks it copies (a lower bound of the need), read with one stat
+   each;
+3. destination, :meth:`DiskGuard.check_source_migrate_data_at_dest`, the
+   last step of the conductor's pre-check: refuses when those bytes alone
+   do not fit here now, so a scheduler-chosen destination is skipped for
+   another one;
+4. source, :meth:`DiskGuard.get_instance_disk_info`: adds the size of each
    backing image to nova's disk info;
-4. destination, :meth:`DiskGuard.pre_live_migration`, before nova creates
+5. destination, :meth:`DiskGuard.pre_live_migration`, before nova creates
    any file: decides from that disk info and reserves the bytes; released
    on completion, failure and rollback.
 
@@ -64,21 +66,23 @@ from xloud_nova_ext import exception
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
-#: available_mb() when this host's free space cannot be read.
-UNKNOWN = object()
-
 BLOCK = 'block migration'
 COLD = 'cold migration'
 SAME_HOST = 'resize on the same host'
 SHARED = 'cold migration over a shared instance path'
 
-#: How the destination's figure reaches the source's pre-check: a key in
-#: ``old_vol_attachment_ids``, a field nova only fills later, afresh, on the
-#: source (ComputeManager._do_pre_live_migration_from_source), so nova never
-#: reads our key; volume IDs are UUIDs, never this name. nova's own
-#: ``disk_available_mb`` stays nova's: below microversion 2.25 nova's check
-#: compares the disks with it. A stock destination publishes no figure.
-AVAILABLE_KEY = 'xloud_disk_available_mb'
+#: How the source's size reaches the destination's pre-check: nova's own
+#: ``disk_available_mb``, on the one path where nova neither reads nor
+#: needs it. nova reads it only with ``disk_over_commit`` in the data (API
+#: microversions before 2.25, its own check on the source), and there it
+#: keeps nova's value. From 2.25 on, an Xloud destination sets it to None,
+#: a value nova never sends, meaning "source, how much do your disks
+#: take?"; an Xloud source answers in the same field with the MiB its
+#: local disks have allocated (rounded down). A stock source leaves the
+#: None, a stock destination sends nova's figure: neither is asked, both
+#: are left to nova. The field is in every version of the object, and
+#: nullable, so it survives nova's RPC backports.
+ASKED = None
 
 #: Image backends whose disks are not files in instances_path: nothing to
 #: check (LVM volume groups, Ceph); nova does not copy them as files.
@@ -111,18 +115,6 @@ def ssh_run(host, script):
             exit_code=e.exit_code, cmd=e.cmd,
             description='%s did not answer within %d s' % (host,
                                                            PROBE_TIMEOUT))
-
-
-class Reported(space.Have):
-    """Space as the destination reported it to the source."""
-
-    def __init__(self, available):
-        super().__init__(path=None, free=available)
-
-    def describe(self):
-        return ('as reported by the destination (free space in its '
-                'instances_path less reserved_host_disk_mb and the block '
-                'migrations in flight there)')
 
 
 class DiskGuard(object):
@@ -185,79 +177,47 @@ class DiskGuard(object):
 
     # Live block migration, destination
 
-    def available_mb(self):
-        """MiB a block migration may use here now; UNKNOWN if unreadable.
-
-        Rounded down; negative when the reservations exceed the free space.
-        """
-        try:
-            have = self._have(BLOCK,
-                              *self.ledger.in_flight(self.fs.allocated))
-        except exception.DiskSpaceUnknown as e:
-            # Not a refusal here: a migration that copies no disk does not
-            # need the figure. A block migration is refused in
-            # pre_live_migration, before anything is copied.
-            LOG.warning('%s', e)
-            return UNKNOWN
-        return have.available // units.Mi
+    @staticmethod
+    def _nova_reads_disk_available_mb(migrate_data):
+        # nova's check on the source, before microversion 2.25.
+        return 'disk_over_commit' in migrate_data
 
     def check_can_live_migrate_destination(self, migrate_data):
-        """Publish :meth:`available_mb` for the source's pre-check."""
-        if not self.block_on:
-            return migrate_data
-        available = self.available_mb()
-        if available is UNKNOWN:
-            return migrate_data  # the source leaves it to pre_live_migration
-        carried = (dict(migrate_data.old_vol_attachment_ids)
-                   if 'old_vol_attachment_ids' in migrate_data else {})
-        carried[AVAILABLE_KEY] = str(available)
-        migrate_data.old_vol_attachment_ids = carried
+        """Ask the source for its disks' size (see :data:`ASKED`)."""
+        if (self.block_on and
+                not self._nova_reads_disk_available_mb(migrate_data) and
+                ('block_migration' not in migrate_data or
+                 migrate_data.block_migration)):
+            migrate_data.disk_available_mb = ASKED
         return migrate_data
+
+    @classmethod
+    def _asked(cls, migrate_data):
+        return (not cls._nova_reads_disk_available_mb(migrate_data) and
+                'disk_available_mb' in migrate_data and
+                migrate_data.disk_available_mb is ASKED)
 
     # Live block migration, source
 
-    @staticmethod
-    def _take_published(migrate_data):
-        """The destination's figure (MiB), removed from the data; or None."""
-        if 'old_vol_attachment_ids' not in migrate_data:
-            return None
-        carried = dict(migrate_data.old_vol_attachment_ids)
-        value = carried.pop(AVAILABLE_KEY, None)
-        if carried:
-            migrate_data.old_vol_attachment_ids = carried
-        else:
-            del migrate_data.old_vol_attachment_ids
-        try:
-            return int(value) if value is not None else None
-        except ValueError:
-            LOG.warning('Ignoring a malformed %s from the destination: %r',
-                        AVAILABLE_KEY, value)
-            return None
-
     def check_can_live_migrate_source(self, instance, migrate_data,
                                       block_device_info):
-        """Refuse when the disks' allocated bytes cannot fit.
+        """Answer an Xloud destination: the MiB the disks have allocated.
 
-        Only a lower bound of the need is known here: the destination's
-        image cache, which may lack the backing image, is checked by the
-        destination. Reads the guest's disks from libvirt and stats each
-        local one: no qemu-img.
+        Only a lower bound of the need is known here (the destination's
+        image cache may lack the backing image; the destination checks
+        that before the copy). Reads the guest's disks from libvirt and
+        stats each local one: no qemu-img.
         """
-        available_mb = self._take_published(migrate_data)
-        if not (self.block_on and 'block_migration' in migrate_data and
-                migrate_data.block_migration):
+        if not (self._asked(migrate_data) and self.block_on and
+                self._copies_disks(migrate_data)):
             return
-        if available_mb is None:
-            LOG.debug('The destination published no figure (stock nova, '
-                      'preflight off there, or its space unreadable); its '
-                      'pre_live_migration decides.', instance=instance)
-            return
-        with self._or_as_stock('pre-check the block migration', instance):
-            need = self._allocated_need(instance, block_device_info)
-            have = Reported(available_mb * units.Mi)
-            self._check(need, have, 'the destination', BLOCK, instance)
+        with self._or_as_stock('measure the disks of the block migration',
+                               instance):
+            allocated = sum(size for _, size in self._allocations(
+                instance, block_device_info))
+            migrate_data.disk_available_mb = allocated // units.Mi
 
-    def _allocated_need(self, instance, block_device_info):
+    def _allocations(self, instance, block_device_info):
         volumes = {bdm['mount_device'].rpartition('/')[2] for bdm in
                    virt_driver.block_device_info_get_mapping(
                        block_device_info) if bdm.get('mount_device')}
@@ -272,7 +232,43 @@ class DiskGuard(object):
                             'it.', path, instance=instance)
                 size = 0
             allocations.append((os.path.basename(path), size))
-        return need_mod.allocated_need(allocations, self._headroom)
+        return allocations
+
+    # Live block migration, destination, end of the pre-check
+
+    def check_source_migrate_data_at_dest(self, instance, migrate_data):
+        """Refuse when the source's disks alone cannot fit here now.
+
+        Still the conductor's pre-check: a scheduler-chosen destination is
+        skipped for another one. No answer (a stock source, the preflight
+        off there, or its own failure) leaves it to
+        :meth:`pre_live_migration`.
+        """
+        if not (self.block_on and self._copies_disks(migrate_data) and
+                not self._nova_reads_disk_available_mb(migrate_data) and
+                'disk_available_mb' in migrate_data):
+            return
+        allocated_mb = migrate_data.disk_available_mb
+        # nova has no use for the field from here on: no size of ours
+        # travels further under nova's name.
+        migrate_data.disk_available_mb = ASKED
+        if allocated_mb is ASKED:
+            LOG.debug('The source reported no disk size (stock nova, the '
+                      'preflight off there, or it could not measure); '
+                      'pre_live_migration decides.', instance=instance)
+            return
+        with self._or_as_stock('pre-check the block migration', instance):
+            need = need_mod.allocated_need(
+                [("the source's disks", allocated_mb * units.Mi)],
+                self._headroom)
+            try:
+                have = self._have(BLOCK,
+                                  *self.ledger.in_flight(self.fs.allocated))
+            except exception.DiskSpaceUnknown as e:
+                # pre_live_migration refuses it before anything is copied.
+                LOG.warning('%s', e, instance=instance)
+                return
+            self._check(need, have, 'host %s' % self.host, BLOCK, instance)
 
     def get_instance_disk_info(self, disk_info):
         """nova's disk info JSON plus each backing image's size.

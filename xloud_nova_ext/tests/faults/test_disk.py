@@ -48,9 +48,9 @@ class ConcurrentBlockMigrationsFault(case.FaultCase,
         self.refused = []   # instance UUIDs refused by the preflight
         self.copying = []   # domain UUIDs whose copy started
         self.peak = 0       # bytes reserved on dest while copies ran
-        for source in SOURCES:
-            self.count_refusals(self.guard(source),
-                                'check_can_live_migrate_source', 0)
+        # Refused in the pre-check or just before the copy.
+        self.count_refusals(self.guard('dest'),
+                            'check_source_migrate_data_at_dest', 0)
         self.count_refusals(self.guard('dest'), '_reserve', 0)
         self.copy_hooks.append(self.hold_copy_until_all_decided)
 

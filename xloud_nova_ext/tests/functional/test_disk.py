@@ -174,17 +174,19 @@ class BlockMigrationPreflightTest(DiskPreflightTestBase):
                                       block_migration=True)
         self.assert_refused(server, 'src', migration, CODE)
         details = self.event_details(server)
-        self.assertIn('compute_check_can_live_migrate_source: Migration '
-                      'pre-check error: [%s] The disks of this block '
-                      'migration do not fit on the destination: 856.0 MiB '
+        # The destination judged the source's answer, still in nova's
+        # pre-check (the conductor may try another host).
+        self.assertIn('compute_check_can_live_migrate_destination: '
+                      'Migration pre-check error: [%s] The disks of this '
+                      'block migration do not fit on host dest: 856.0 MiB '
                       '(897581056 bytes) needed, 855.0 MiB (896532480 bytes) '
                       'available.' % CODE, details)
         # The rest of the text, cut from the event at 255 characters.
-        self.assertIn('Needed: disk 600.0 MiB (629145600 bytes), headroom '
-                      '256.0 MiB (268435456 bytes). Available: as reported '
-                      'by the destination', self.log_text())
-        self.assertIn('Fix: Free at least 1.0 MiB (1048576 bytes) on the '
-                      'destination', self.log_text())
+        self.assertIn("Needed: the source's disks 600.0 MiB (629145600 "
+                      "bytes), headroom 256.0 MiB (268435456 bytes). "
+                      "Available: 855.0 MiB", self.log_text())
+        self.assertIn('Fix: Free at least 1.0 MiB (1048576 bytes) on host '
+                      'dest', self.log_text())
         self.assertEqual([], self.nova_pre_live_migration)
         self.assert_nothing_reserved()
 
@@ -301,26 +303,9 @@ class MicroversionTest(DiskPreflightTestBase):
         return self.wait_for_migration(server, 'live-migration',
                                        ('completed', 'error', 'failed'))
 
-    def test_2_24_nova_passes_ours_refuses(self):
-        server = self.boot_with_disks('src')
-        # nova compares the disks' allocation (601 MiB) without headroom.
-        self.fs['dest'].free_bytes = PRECHECK_NEED - 1
-        # Before 2.34 the API waits for the pre-check: the caller gets the
-        # refusal, in full, as HTTP 400.
-        err = self.assertRaises(client.OpenStackApiException,
-                                self._live_migrate_224, server, True)
-        self.assertEqual(400, err.response.status_code)
-        self.assertIn('[%s] The disks of this block migration do not fit on '
-                      'the destination' % CODE, str(err))
-        self.assertIn('Needed: disk 600.0 MiB (629145600 bytes), headroom '
-                      '256.0 MiB (268435456 bytes).', str(err))
-        self.assertIn('Fix: Free at least 1.0 MiB', str(err))
-        migration = self.wait_for_migration(server, 'live-migration',
-                                            ('error',))
-        self.assert_refused(server, 'src', migration, CODE)
-        self.assertEqual([], self.nova_pre_live_migration)
-
     def test_2_24_refused_by_destination(self):
+        # nova reads disk_available_mb below 2.25, so ours asks nothing in
+        # the pre-check; the destination refuses before the copy.
         server = self.boot_with_disks('src')
         self.fs['dest'].free_bytes = FULL_NEED - 1
         self._live_migrate_224(server, disk_over_commit=True)
@@ -477,8 +462,10 @@ class SchedulerSkipsFullHostTest(DiskPreflightTestBase):
         asked = []
         for hostname in ('cmp2', 'cmp3'):
             guard = self.guard(hostname)
-            guard.available_mb = (lambda g=guard, h=hostname: (
-                asked.append(h), type(g).available_mb(g))[1])
+            guard.check_source_migrate_data_at_dest = (
+                lambda *args, g=guard, h=hostname: (
+                    asked.append(h),
+                    type(g).check_source_migrate_data_at_dest(g, *args))[1])
         migration = self.live_migrate(server)
         self.assert_migrated(server, 'cmp1', 'cmp3', migration)
         self.assertEqual(['cmp2', 'cmp3'], asked)

@@ -89,49 +89,103 @@ class GuardTestCase(testing.TestCase):
 
 
 class DestinationCheckTest(GuardTestCase):
+    """The destination asks where nova reads no disk_available_mb."""
 
-    def test_available_is_free_less_reserved_and_in_flight(self):
-        self.assertEqual(1024 - 10, self.guard.available_mb())
-        self.guard.ledger.reserve('other', [('/x', 300 * MiB)], 0,
-                                  lambda *a: None, self.fs.allocated)
-        self.assertEqual(1024 - 10 - 300, self.guard.available_mb())
-
-    def test_rounds_down_and_may_go_negative(self):
-        self.fs.free_bytes = 10 * MiB - 1
-        self.assertEqual(-1, self.guard.available_mb())
-
-    def publish(self, **fields):
+    def ask(self, **fields):
         data = self.migrate_data(disk_available_mb=99999, **fields)
         return self.guard.check_can_live_migrate_destination(data)
 
-    def test_published_beside_novas_value(self):
-        data = self.publish()
-        self.assertEqual({guard.AVAILABLE_KEY: '1014'},
-                         data.old_vol_attachment_ids)
-        # Below microversion 2.25 nova's own check reads disk_available_mb:
-        # it keeps nova's meaning.
-        self.assertEqual(99999, data.disk_available_mb)
+    def test_asks_the_source_from_microversion_2_25(self):
+        # None: a value nova never sends, and a field nova does not read
+        # without disk_over_commit.
+        data = self.ask()
+        self.assertIsNone(data.disk_available_mb)
+        # nova's map of volume attachments stays nova's (it carried our
+        # figure before).
+        self.assertNotIn('old_vol_attachment_ids', data)
+        # block_migration='auto': nova leaves the field unset.
+        auto = objects.LibvirtLiveMigrateData(disk_available_mb=99999)
+        self.assertIsNone(self.guard.check_can_live_migrate_destination(
+            auto).disk_available_mb)
 
-    def test_off_publishes_nothing(self):
+    def test_below_2_25_novas_figure_keeps_its_meaning(self):
+        # nova's own check on the source compares the disks with it.
+        for over_commit in (True, False):
+            self.assertEqual(99999, self.ask(
+                disk_over_commit=over_commit).disk_available_mb)
+
+    def test_asks_nothing_when_off_or_not_copying(self):
+        self.assertEqual(99999, self.ask(
+            block_migration=False).disk_available_mb)
         self.conf.config(block_migration_disk_preflight=False, group='xloud')
-        self.assertNotIn('old_vol_attachment_ids', self.publish())
-
-    def test_unreadable_instances_path_publishes_no_figure(self):
-        # A live migration that copies no disk must not be refused for it;
-        # a block migration is refused in pre_live_migration (below).
-        self.guard.fs.free = lambda path: os.statvfs(path + '/missing')
-        self.assertIs(guard.UNKNOWN, self.guard.available_mb())
-        self.assertNotIn('old_vol_attachment_ids', self.publish())
+        self.assertEqual(99999, self.ask().disk_available_mb)
 
     def test_image_backends_without_files_are_exempt(self):
-        # LVM and Ceph disks are not files in instances_path: a full
-        # instances_path says nothing about them.
-        self.fs.free_bytes = 0
+        # LVM and Ceph disks are not files in instances_path.
         for backend in guard.NON_FILE_BACKENDS:
             self.conf.config(images_type=backend, group='libvirt')
-            self.assertNotIn('old_vol_attachment_ids', self.publish())
-        self.conf.config(images_type='qcow2', group='libvirt')
-        self.assertIn('old_vol_attachment_ids', self.publish())
+            self.assertEqual(99999, self.ask().disk_available_mb)
+
+    def test_the_question_survives_nova_rpc(self):
+        # What oslo.messaging carries, backported to what nova 34 peers
+        # pin: the field exists since version 1.0 and is nullable.
+        data = self.ask()
+        for version in ('1.14', '1.0'):
+            primitive = data.obj_to_primitive(target_version=version)
+            back = objects.LibvirtLiveMigrateData.obj_from_primitive(
+                primitive)
+            self.assertIn('disk_available_mb', back)
+            self.assertIsNone(back.disk_available_mb)
+
+
+class PrecheckTest(GuardTestCase):
+    """The destination judges the source's answer in the pre-check."""
+
+    def answered(self, allocated_mb, **fields):
+        data = self.migrate_data(disk_available_mb=allocated_mb, **fields)
+        self.guard.check_source_migrate_data_at_dest(self.instance, data)
+        return data
+
+    def test_refuses_when_the_disks_alone_do_not_fit_here(self):
+        # 1 GiB free less 10 MiB reserved; the disks plus headroom need
+        # one MiB more.
+        err = self.assertRaises(exception.InsufficientDisk, self.answered,
+                                1024 - 10 - HEADROOM_MB + 1)
+        self.assertIn('do not fit on host dest', str(err))
+        self.assertIn("Needed: the source's disks 1011.0 MiB", str(err))
+        self.assertIn('less reserved_host_disk_mb 10.0 MiB', str(err))
+
+    def test_fits_and_no_size_of_ours_travels_on(self):
+        data = self.answered(1024 - 10 - HEADROOM_MB)
+        self.assertIsNone(data.disk_available_mb)
+
+    def test_counts_the_block_migrations_in_flight_here(self):
+        self.guard.ledger.reserve('other', [('/x', 300 * MiB)], 0,
+                                  lambda *a: None, self.fs.allocated)
+        self.answered(1024 - 10 - 300 - HEADROOM_MB)
+        self.assertRaises(exception.InsufficientDisk, self.answered,
+                          1024 - 10 - 300 - HEADROOM_MB + 1)
+
+    def test_no_answer_is_left_to_pre_live_migration(self):
+        # A stock source (or ours with the preflight off) leaves the None.
+        self.fs.free_bytes = 0
+        self.assertIsNone(self.answered(None).disk_available_mb)
+
+    def test_below_2_25_novas_figure_is_not_an_answer(self):
+        self.fs.free_bytes = 0
+        data = self.answered(99999, disk_over_commit=False)
+        self.assertEqual(99999, data.disk_available_mb)
+
+    def test_not_copying_is_not_judged(self):
+        self.fs.free_bytes = 0
+        self.answered(99999, block_migration=False)
+        self.answered(99999, is_shared_instance_path=True)
+
+    def test_unreadable_instances_path_is_left_to_pre_live_migration(self):
+        # pre_live_migration refuses it before anything is copied.
+        self.guard.fs.free = lambda path: os.statvfs(path + '/missing')
+        self.answered(1)
+        self.assertIn('statvfs', self.logger.output)
 
 
 class RealDisksTestCase(GuardTestCase):
@@ -165,57 +219,39 @@ class RealDisksTestCase(GuardTestCase):
 
 
 class SourceCheckTest(RealDisksTestCase):
+    """The source answers the question with its disks' allocated MiB."""
 
-    def published(self, available_bytes, **fields):
-        """Data as an Xloud destination returns it."""
+    def check(self, asked=True, bdi=None, **fields):
         data = self.migrate_data(**fields)
-        data.old_vol_attachment_ids = {
-            guard.AVAILABLE_KEY: str(available_bytes // MiB)}
-        return data
+        data.disk_available_mb = None if asked else 84 * 1024
+        self.guard.check_can_live_migrate_source(self.instance, data, bdi)
+        return data.disk_available_mb
 
-    def check(self, available_bytes, **fields):
-        data = self.published(available_bytes, **fields)
-        self.guard.check_can_live_migrate_source(self.instance, data, None)
-        return data
+    def test_answers_with_the_allocated_mib_rounded_down(self):
+        self.assertEqual(self.allocated // MiB, self.check())
 
-    def test_refuses_when_allocated_bytes_alone_do_not_fit(self):
-        needed = self.allocated + HEADROOM_MB * MiB
-        err = self.assertRaises(exception.InsufficientDisk, self.check,
-                                needed - MiB)
-        self.assertIn('do not fit on the destination', str(err))
-        self.assertIn('disk.eph0 2.0 MiB (%d bytes)'
-                      % disk_fx.allocated(self.eph), str(err))
-        self.assertIn('as reported by the destination', str(err))
+    def test_stock_destination_is_not_answered(self):
+        # Its disk_available_mb is nova's figure (from the last periodic
+        # update, over-committed): not a question, and not ours to judge.
+        self.assertEqual(84 * 1024, self.check(asked=False))
 
-    def test_passes_when_they_fit_and_removes_the_figure(self):
-        data = self.check(self.allocated + HEADROOM_MB * MiB + MiB)
-        # Nothing of ours travels on, and nova sees the field unset.
-        self.assertNotIn('old_vol_attachment_ids', data)
+    def test_below_2_25_not_answered(self):
+        self.assertIsNone(self.check(disk_over_commit=True))
 
     def test_not_a_block_migration(self):
-        data = self.check(0, block_migration=False)
-        self.assertNotIn('old_vol_attachment_ids', data)
-
-    def test_stock_destination_is_not_judged_on_novas_figure(self):
-        # A stock destination's disk_available_mb is nova's figure (from
-        # the last periodic update, over-committed): not ours to judge on.
-        data = self.migrate_data(disk_available_mb=0)
-        self.guard.check_can_live_migrate_source(self.instance, data, None)
-        self.assertEqual(0, data.disk_available_mb)
+        self.assertIsNone(self.check(block_migration=False))
+        self.assertIsNone(self.check(is_shared_block_storage=True))
 
     def test_volumes_are_not_counted(self):
         bdi = {'block_device_mapping': [{'mount_device': '/dev/vda'}]}
-        available = (disk_fx.allocated(self.eph) // MiB + HEADROOM_MB +
-                     1) * MiB
-        self.guard.check_can_live_migrate_source(
-            self.instance, self.published(available), bdi)
-        self.assertRaises(exception.InsufficientDisk, self.check, available)
+        self.assertEqual(disk_fx.allocated(self.eph) // MiB,
+                         self.check(bdi=bdi))
 
-    def test_own_failure_lets_the_destination_decide(self):
+    def test_own_failure_leaves_the_destination_to_decide(self):
         self.guard._host = None  # any failure reading the guest's disks
-        self.check(0)
-        self.assertIn('The disk preflight could not pre-check the block '
-                      'migration', self.logger.output)
+        self.assertIsNone(self.check())
+        self.assertIn('The disk preflight could not measure the disks of '
+                      'the block migration', self.logger.output)
 
 
 class ReservationTest(RealDisksTestCase):

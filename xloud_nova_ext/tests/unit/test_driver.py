@@ -199,6 +199,19 @@ class DriverWiringTest(testing.TestCase):
         self.calls.vtpm.rollback_live_migration_at_destination\
             .assert_called_once_with(self.instance)
 
+    def test_last_destination_check_disk_before_the_vtpm_read(self):
+        # A disk refusal comes before the vTPM step reads the key manager.
+        self.nova('check_source_migrate_data_at_dest',
+                  return_value='nova data')
+        self.calls.disk.check_source_migrate_data_at_dest.side_effect = (
+            REFUSAL)
+        self.assertRaises(nova_exc.MigrationPreCheckError,
+                          self.driver.check_source_migrate_data_at_dest,
+                          'ctx', self.instance, 'data', 'migration',
+                          'limits', 'allocs')
+        self.assertEqual(['disk.check_source_migrate_data_at_dest'],
+                         self.order())
+
     # Live migration, source.
 
     def test_source_check_connection_nova_and_disk_inside_vtpm(self):

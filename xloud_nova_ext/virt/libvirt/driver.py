@@ -139,6 +139,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     @exception.as_precheck_error
     def check_source_migrate_data_at_dest(self, ctxt, instance, migrate_data,
                                           *args, **kwargs):
+        self._disk.check_source_migrate_data_at_dest(instance, migrate_data)
         with self._vtpm.check_source_migrate_data_at_dest(
                 ctxt, instance, migrate_data):
             return super().check_source_migrate_data_at_dest(
