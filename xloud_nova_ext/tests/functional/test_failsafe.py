@@ -104,6 +104,7 @@ class ProceedsAsStockTest(FailsafeTestBase):
         self.use_local_storage()
         server = self.boot('src')
         for step in ('check_can_live_migrate_source',
+                     'check_source_migrate_data_at_dest',
                      'pre_live_migration', 'get_instance_disk_info'):
             self.break_step('disk.guard.DiskGuard.' + step)
 
@@ -112,6 +113,7 @@ class ProceedsAsStockTest(FailsafeTestBase):
 
         self.assert_migrated(server, 'src', 'dest', migration)
         for step in ('check_can_live_migrate_source',
+                     'check_source_migrate_data_at_dest',
                      'pre_live_migration', 'get_instance_disk_info'):
             self.assert_warned('disk', step)
 
