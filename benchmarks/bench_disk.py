@@ -22,8 +22,10 @@ over N calls:
    instance and migrate data;
 2. the disk preflight's own part of it (``DiskGuard.check_source``: domain
    XML, one stat per disk, arithmetic), against the target of 0.5 ms;
-3. the destination's parts: its judgement of the source's answer
-   (statvfs and the ledger) in ``check_source_migrate_data_at_dest``, and
+3. the destination's parts: its question and its judgement of the
+   source's answer (statvfs and the ledger) in
+   ``check_can_live_migrate_destination`` and
+   ``check_source_migrate_data_at_dest``, and
    the check-and-reserve of ``pre_live_migration`` from nova's disk info
    for the 4 disks;
 4. ``os.statvfs`` alone, and what nova's own disk info costs (qemu-img per
@@ -154,10 +156,12 @@ class _Bench(base.XloudMigrationTestBase):
                 instance, self.migrate_data(instance), None)
 
         def precheck_dest():
-            # The source's answer, judged (and cleared) at the destination.
-            answered = self.migrate_data(instance)
-            answered.disk_available_mb = 64
-            dest._disk.check_source_migrate_data_at_dest(instance, answered)
+            # The destination's question, the source's answer, judged (and
+            # cleared) at the destination.
+            data = self.migrate_data(instance)
+            dest._disk.check_can_live_migrate_destination(instance, data)
+            data.disk_available_mb = 64
+            dest._disk.check_source_migrate_data_at_dest(instance, data)
 
         def build_data():
             self.migrate_data(instance)
@@ -215,8 +219,8 @@ def main():
         '  of which the disk preflight (its check_can_live_migrate_source)',
         f['preflight source'], TARGET_MS,
         'met' if f['preflight source'] < TARGET_MS else 'NOT MET'))
-    print('%-62s %8.3f ms' % ("destination: pre-check of the source's "
-                              "answer (statvfs + ledger)",
+    print('%-62s %8.3f ms' % ("destination: question and judgement of "
+                              "the answer (statvfs + ledger)",
                               f['precheck dest']))
     print('%-62s %8.3f ms' % ('destination: pre_live_migration check and '
                               'reserve (4 disks)', f['reserve']))

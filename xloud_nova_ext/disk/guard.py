@@ -42,6 +42,7 @@ WARNING; it refuses only what it knows will not fit.
 
 import contextlib
 import os
+import time
 
 from nova.compute import task_states
 from nova import context as nova_context
@@ -83,6 +84,9 @@ SHARED = 'cold migration over a shared instance path'
 #: are left to nova. The field is in every version of the object, and
 #: nullable, so it survives nova's RPC backports.
 ASKED = None
+#: Seconds this host remembers a question: a pre-check that failed after
+#: it never comes back for the answer.
+ASK_TTL = 3600
 
 #: Image backends whose disks are not files in instances_path: nothing to
 #: check (LVM volume groups, Ceph); nova does not copy them as files.
@@ -135,6 +139,8 @@ class DiskGuard(object):
         self.fs = fs or space.LocalFS()
         self.run_remote = run_remote or ssh_run
         self.ledger = reservations.Ledger()
+        #: Instance UUID -> when this host asked its source (monotonic).
+        self._asked = {}
 
     # Settings, read per call so that a changed option applies at once.
 
@@ -182,17 +188,22 @@ class DiskGuard(object):
         # nova's check on the source, before microversion 2.25.
         return 'disk_over_commit' in migrate_data
 
-    def check_can_live_migrate_destination(self, migrate_data):
+    def check_can_live_migrate_destination(self, instance, migrate_data):
         """Ask the source for its disks' size (see :data:`ASKED`)."""
         if (self.block_on and
                 not self._nova_reads_disk_available_mb(migrate_data) and
                 ('block_migration' not in migrate_data or
                  migrate_data.block_migration)):
             migrate_data.disk_available_mb = ASKED
+            now = time.monotonic()
+            self._asked = {uuid: when for uuid, when in self._asked.items()
+                           if now - when < ASK_TTL}
+            self._asked[instance.uuid] = now
         return migrate_data
 
     @classmethod
-    def _asked(cls, migrate_data):
+    def _asked_here(cls, migrate_data):
+        """Whether the data carries a destination's question."""
         return (not cls._nova_reads_disk_available_mb(migrate_data) and
                 'disk_available_mb' in migrate_data and
                 migrate_data.disk_available_mb is ASKED)
@@ -208,7 +219,7 @@ class DiskGuard(object):
         that before the copy). Reads the guest's disks from libvirt and
         stats each local one: no qemu-img.
         """
-        if not (self._asked(migrate_data) and self.block_on and
+        if not (self._asked_here(migrate_data) and self.block_on and
                 self._copies_disks(migrate_data)):
             return
         with self._or_as_stock('measure the disks of the block migration',
@@ -244,14 +255,16 @@ class DiskGuard(object):
         off there, or its own failure) leaves it to
         :meth:`pre_live_migration`.
         """
-        if not (self.block_on and self._copies_disks(migrate_data) and
-                not self._nova_reads_disk_available_mb(migrate_data) and
-                'disk_available_mb' in migrate_data):
+        # Only an answer to this host's own question is one: nova's figure
+        # is not (this step off, or failed, when the question was due).
+        if self._asked.pop(instance.uuid, None) is None:
             return
         allocated_mb = migrate_data.disk_available_mb
         # nova has no use for the field from here on: no size of ours
         # travels further under nova's name.
         migrate_data.disk_available_mb = ASKED
+        if not (self.block_on and self._copies_disks(migrate_data)):
+            return
         if allocated_mb is ASKED:
             LOG.debug('The source reported no disk size (stock nova, the '
                       'preflight off there, or it could not measure); '

@@ -179,14 +179,15 @@ class BlockMigrationPreflightTest(DiskPreflightTestBase):
         self.assertIn('compute_check_can_live_migrate_destination: '
                       'Migration pre-check error: [%s] The disks of this '
                       'block migration do not fit on host dest: 856.0 MiB '
-                      '(897581056 bytes) needed, 855.0 MiB (896532480 bytes) '
+                      '(897581056 bytes) needed, 856.0 MiB (897581055 bytes) '
                       'available.' % CODE, details)
         # The rest of the text, cut from the event at 255 characters.
         self.assertIn("Needed: the source's disks 600.0 MiB (629145600 "
                       "bytes), headroom 256.0 MiB (268435456 bytes). "
-                      "Available: 855.0 MiB", self.log_text())
-        self.assertIn('Fix: Free at least 1.0 MiB (1048576 bytes) on host '
-                      'dest', self.log_text())
+                      "Available: 856.0 MiB (897581055 bytes) free",
+                      self.log_text())
+        self.assertIn('Fix: Free at least 1 bytes on host dest',
+                      self.log_text())
         self.assertEqual([], self.nova_pre_live_migration)
         self.assert_nothing_reserved()
 
@@ -269,7 +270,8 @@ class BlockMigrationPreflightTest(DiskPreflightTestBase):
         self.guard('dest').ledger.reserve(
             server['id'], [('/x/disk', FULL_NEED)], 0, lambda *a: None,
             self.fs['dest'].allocated)
-        self.assertEqual(0, self.guard('dest').available_mb())
+        self.assertEqual(FULL_NEED, self.guard('dest').ledger.snapshot()[
+            server['id']].total)
         # The server is ACTIVE on its source, not migrating: nova's own
         # periodic resource update (real database) drops the reservation.
         self.computes['dest'].manager.update_available_resource(

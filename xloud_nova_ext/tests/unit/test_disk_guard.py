@@ -93,7 +93,8 @@ class DestinationCheckTest(GuardTestCase):
 
     def ask(self, **fields):
         data = self.migrate_data(disk_available_mb=99999, **fields)
-        return self.guard.check_can_live_migrate_destination(data)
+        return self.guard.check_can_live_migrate_destination(self.instance,
+                                                             data)
 
     def test_asks_the_source_from_microversion_2_25(self):
         # None: a value nova never sends, and a field nova does not read
@@ -106,7 +107,7 @@ class DestinationCheckTest(GuardTestCase):
         # block_migration='auto': nova leaves the field unset.
         auto = objects.LibvirtLiveMigrateData(disk_available_mb=99999)
         self.assertIsNone(self.guard.check_can_live_migrate_destination(
-            auto).disk_available_mb)
+            self.instance, auto).disk_available_mb)
 
     def test_below_2_25_novas_figure_keeps_its_meaning(self):
         # nova's own check on the source compares the disks with it.
@@ -142,9 +143,26 @@ class PrecheckTest(GuardTestCase):
     """The destination judges the source's answer in the pre-check."""
 
     def answered(self, allocated_mb, **fields):
-        data = self.migrate_data(disk_available_mb=allocated_mb, **fields)
+        data = self.migrate_data(disk_available_mb=99999, **fields)
+        self.guard.check_can_live_migrate_destination(self.instance, data)
+        if data.disk_available_mb is None:  # asked: the source answers
+            data.disk_available_mb = allocated_mb
         self.guard.check_source_migrate_data_at_dest(self.instance, data)
         return data
+
+    def test_novas_figure_is_never_taken_for_an_answer(self):
+        # The question was not asked here (this step failed, or the
+        # preflight was off then): the field holds nova's figure.
+        self.fs.free_bytes = 0
+        data = self.migrate_data(disk_available_mb=99999)
+        self.guard.check_source_migrate_data_at_dest(self.instance, data)
+        self.assertEqual(99999, data.disk_available_mb)
+
+    def test_a_question_is_answered_once(self):
+        self.answered(1)
+        self.fs.free_bytes = 0
+        data = self.migrate_data(disk_available_mb=99999)
+        self.guard.check_source_migrate_data_at_dest(self.instance, data)
 
     def test_refuses_when_the_disks_alone_do_not_fit_here(self):
         # 1 GiB free less 10 MiB reserved; the disks plus headroom need

@@ -86,7 +86,7 @@ class DriverWiringTest(testing.TestCase):
         self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
             lambda instance, data: data)
         self.calls.disk.check_can_live_migrate_destination.side_effect = (
-            lambda data: (data, 512))
+            lambda instance, data: (data, 512))
         self.calls.connection.check_can_live_migrate_destination\
             .side_effect = lambda migrate_data: migrate_data + ('addr',)
 
@@ -148,7 +148,7 @@ class DriverWiringTest(testing.TestCase):
         self.calls.cpu.check_can_live_migrate_destination.side_effect = (
             KeyError('x'))
         self.calls.disk.check_can_live_migrate_destination.side_effect = (
-            lambda data: data)
+            lambda instance, data: data)
         self.calls.vtpm.check_can_live_migrate_destination.side_effect = (
             lambda instance, data: data)
         self.calls.connection.check_can_live_migrate_destination\

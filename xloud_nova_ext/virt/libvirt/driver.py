@@ -133,7 +133,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         data = super().check_can_live_migrate_destination(
             context, instance, src_compute_info, *args, **kwargs)
         data = self._vtpm.check_can_live_migrate_destination(instance, data)
-        data = self._disk.check_can_live_migrate_destination(data)
+        data = self._disk.check_can_live_migrate_destination(instance, data)
         return self._connection.check_can_live_migrate_destination(data)
 
     @exception.as_precheck_error
