@@ -20,7 +20,6 @@ Leftovers per host: a libvirt vTPM secret or a guest on a host where the
 server is not.
 """
 
-from unittest import mock
 
 from nova.compute import rpcapi as compute_rpcapi
 
@@ -37,7 +36,7 @@ TERMINAL = ('completed', 'error', 'failed')
 
 class BarbicanStoppedFault(case.FaultCase, test_vtpm.VTPMTestBase):
 
-    def setUp(self):
+    def start_barbican(self):
         # A server of this case's own: the shared one serves other tests.
         self.own_barbican = barbican.BarbicanServer()
         try:
@@ -45,9 +44,7 @@ class BarbicanStoppedFault(case.FaultCase, test_vtpm.VTPMTestBase):
         except barbican.BarbicanStartError as e:
             requirements.require(self, False, 'no Barbican server: %s' % e)
         self.addCleanup(self.own_barbican.stop)
-        with mock.patch.object(test_vtpm, '_start_barbican',
-                               return_value=self.own_barbican):
-            super().setUp()
+        return self.own_barbican
 
     def leftovers(self, server, where):
         out = {}

@@ -28,8 +28,8 @@ from nova.objects import migrate_data as migrate_data_obj
 from testtools import content
 
 from xloud_harness import guests
+from xloud_harness import nova_host
 
-from xloud_nova_ext.tests.fixtures import real_host
 from xloud_nova_ext.tests.integration import base
 from xloud_nova_ext.virt.libvirt import migration_stats
 
@@ -69,7 +69,7 @@ class MigrationStatsTest(base.IntegrationTestCase):
             format='%(levelname)s %(message)s'))
         self.conn = self.open(self.a)
         self.stats = migration_stats.MigrationStats(
-            real_host.LibvirtHost(self.conn))
+            nova_host.LibvirtHost(self.conn))
 
     def migrate_data(self):
         return migrate_data_obj.LibvirtLiveMigrateData(
