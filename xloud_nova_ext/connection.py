@@ -45,8 +45,9 @@ from xloud_nova_ext import exception
 LOG = logging.getLogger(__name__)
 
 #: The destination's address in the pre-check data: a key in
-#: ``old_vol_attachment_ids``, as the disk preflight's figure (see
-#: xloud_nova_ext.disk.guard.AVAILABLE_KEY for why nova never reads it).
+#: ``old_vol_attachment_ids``, a map nova resets in the destination's
+#: pre_live_migration, after the pre-checks: nova never reads our key and a
+#: stock peer passes it on untouched.
 ADDRESS_KEY = 'xloud_migration_address'
 
 #: libvirtd's default listening port per remote transport; a port in the
