@@ -30,14 +30,29 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from xloud_harness import results  # noqa: E402
 
 
-def count_tests(stream_path):
-    """{passed, failed, skipped} of one subunit v2 stream."""
+def read_tests(stream_path):
+    """({passed, failed, skipped}, [(status, test id, last line)]).
+
+    The list names every test that did not pass, with the last line of its
+    traceback or skip reason, so that the tail of a CI log says which.
+    """
     with open(stream_path, 'rb') as f:
-        return results.counts(results.read(f).outcomes())
+        outcomes = results.read(f).outcomes()
+    bad = []
+    for verdict, t in results.verdicts(outcomes):
+        if verdict == 'passed':
+            continue
+        status = 'skip' if verdict == 'skipped' else 'FAIL'
+        text = b''.join(data for _, data in t.attachments)
+        lines = [ln.strip() for ln in text.decode('utf-8', 'replace')
+                 .splitlines() if ln.strip()]
+        bad.append((status, t.test_id, lines[-1][:200] if lines else ''))
+    return results.counts(outcomes), bad
 
 
 def main(tiers_file):
     total = {'passed': 0, 'failed': 0, 'skipped': 0}
+    not_passed = []
     print('%-16s %6s %6s %6s %6s %5s'
           % ('tier', 'exit', 'passed', 'failed', 'skip', 'secs'))
     with open(tiers_file) as f:
@@ -46,7 +61,8 @@ def main(tiers_file):
         rc = int(rc)
         stream = os.path.join(os.path.dirname(tiers_file), name + '.subunit')
         if os.path.exists(stream) and os.path.getsize(stream):
-            counts = count_tests(stream)
+            counts, bad = read_tests(stream)
+            not_passed += [(name,) + b for b in bad]
             # A tier that failed without a failing test (an import error,
             # a crash) still counts as a failure.
             if rc and not counts['failed']:
@@ -59,6 +75,8 @@ def main(tiers_file):
         print('%-16s %6d %6d %6d %6d %5s' % (
             name, rc, counts['passed'], counts['failed'], counts['skipped'],
             secs))
+    for tier, status, test_id, last in not_passed:
+        print('%s %s %s: %s' % (status, tier, test_id, last))
     print('%d passed, %d failed, %d skipped'
           % (total['passed'], total['failed'], total['skipped']))
     return 1 if total['failed'] else 0

@@ -109,14 +109,13 @@ def read(stream, collector=None, non_subunit_name=None):
     return collector
 
 
-def counts(outcomes):
-    """{passed, failed, skipped} of ``outcomes``.
+def verdicts(outcomes):
+    """(passed, failed or skipped, outcome) of each test in ``outcomes``.
 
     A fixture that worked is not a test of its own; a test that started but
     never finished failed, unless its class's setUpClass skipped (tempest
     announces such tests, then never runs them: the class's skip counts).
     """
-    total = {'passed': 0, 'failed': 0, 'skipped': 0}
     skipped_classes = {t.test_id for t in outcomes
                        if t.fixture and t.status == 'skip'}
     for t in outcomes:
@@ -125,6 +124,12 @@ def counts(outcomes):
         if t.status == 'running' and 'setUpClass (%s)' % (
                 t.test_id.split('[')[0].rsplit('.', 1)[0]) in skipped_classes:
             continue  # its class skipped before it started: counted once
-        key = {'pass': 'passed', 'skip': 'skipped'}.get(t.status, 'failed')
+        yield {'pass': 'passed', 'skip': 'skipped'}.get(t.status, 'failed'), t
+
+
+def counts(outcomes):
+    """{passed, failed, skipped} of ``outcomes`` (see :func:`verdicts`)."""
+    total = {'passed': 0, 'failed': 0, 'skipped': 0}
+    for key, _ in verdicts(outcomes):
         total[key] += 1
     return total
