@@ -135,31 +135,39 @@ def build(cache=None):
     kernel_pkg = kernel_package()
     packages = [(p, candidate_version(p))
                 for p in (kernel_pkg, BUSYBOX_PACKAGE)]
-    base = os.path.join(cache or cache_dir(), 'guest')
-    out = os.path.join(base, _key(packages))
-    guest = Guest(os.path.join(out, 'vmlinuz'),
-                  os.path.join(out, 'initramfs.gz'), CMDLINE)
+
+    def make(work, staged):
+        _build(work, kernel_pkg, staged)
+        with open(os.path.join(staged, 'packages'), 'w') as f:
+            f.writelines('%s=%s\n' % p for p in packages)
+
+    out = cached(os.path.join(cache or cache_dir(), 'guest'),
+                 _key(packages), make)
+    return Guest(os.path.join(out, 'vmlinuz'),
+                 os.path.join(out, 'initramfs.gz'), CMDLINE)
+
+
+def cached(base, key, make):
+    """The directory ``base/key``, made by ``make(work, staged)`` if absent.
+
+    ``make`` fills ``staged`` (``work`` is its scratch space, removed
+    after). Builds in ``base`` by two processes wait for each other; the
+    finished directory appears by rename, whole or not at all. Any other
+    key in ``base`` (an older build, ~15 MB each) is removed.
+    """
+    out = os.path.join(base, key)
     os.makedirs(base, exist_ok=True)
-    # Builds of the same guest by two processes wait for each other; the
-    # finished directory appears by rename, whole or not at all.
     with open(os.path.join(base, '.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.isdir(out):
             with tempfile.TemporaryDirectory(dir=base) as work:
                 staged = os.path.join(work, 'out')
                 os.makedirs(staged)
-                _build(work, kernel_pkg, staged)
-                with open(os.path.join(staged, 'packages'), 'w') as f:
-                    f.writelines('%s=%s\n' % p for p in packages)
+                make(work, staged)
                 os.rename(staged, out)
         # Under the lock: no other build is staging in ``base`` now.
-        _remove_other_versions(base, out)
-    return guest
-
-
-def _remove_other_versions(base, keep):
-    """Guests built from older packages or init scripts (~15 MB each)."""
-    for name in os.listdir(base):
-        path = os.path.join(base, name)
-        if path != keep and os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
+        for name in os.listdir(base):
+            path = os.path.join(base, name)
+            if path != out and os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+    return out

@@ -26,12 +26,10 @@ Call :func:`build_disk` (``disk_format='qcow2'`` or ``'raw'``).
 """
 
 import collections
-import fcntl
 import hashlib
 import os
 import shutil
 import struct
-import tempfile
 
 from xloud_harness.heartbeat import build
 
@@ -120,24 +118,13 @@ def build_disk(cache=None, disk_format='qcow2'):
                          % disk_format)
     cache = cache or build.cache_dir()
     guest = build.build(cache)
-    base = os.path.join(cache, 'guest-disk')
-    out = os.path.join(base, _key(guest))
-    os.makedirs(base, exist_ok=True)
-    with open(os.path.join(base, '.lock'), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.isdir(out):
-            with tempfile.TemporaryDirectory(dir=base) as work:
-                staged = os.path.join(work, 'out')
-                os.makedirs(staged)
-                raw = os.path.join(staged, 'heartbeat.raw')
-                _write_disk(work, guest, raw)
-                build._run(['qemu-img', 'convert', '-f', 'raw', '-O',
-                            'qcow2', raw,
-                            os.path.join(staged, 'heartbeat.qcow2')])
-                os.rename(staged, out)
-        for name in os.listdir(base):
-            path = os.path.join(base, name)
-            if path != out and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
+
+    def make(work, staged):
+        raw = os.path.join(staged, 'heartbeat.raw')
+        _write_disk(work, guest, raw)
+        build._run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw,
+                    os.path.join(staged, 'heartbeat.qcow2')])
+
+    out = build.cached(os.path.join(cache, 'guest-disk'), _key(guest), make)
     return DiskImage(os.path.join(out, 'heartbeat.' + disk_format),
                      disk_format)
