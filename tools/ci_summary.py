@@ -21,6 +21,7 @@ counts as one check. The last line reads ``N passed, N failed, N skipped``.
 """
 
 import os
+import re
 import sys
 
 # The harness's subunit reader needs only python-subunit and testtools,
@@ -28,6 +29,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'harness'))
 from xloud_harness import results  # noqa: E402
+
+
+#: The line naming what a test raised ("...MismatchError: !=:"); the
+#: traceback's last line may be the assertion message's last line instead.
+EXCEPTION_LINE = re.compile(
+    r'^[A-Za-z_][\w.]*(Error|Exception|Failure|Timeout|Exit)\b.*:')
 
 
 def read_tests(stream_path):
@@ -46,7 +53,9 @@ def read_tests(stream_path):
         text = b''.join(data for _, data in t.attachments)
         lines = [ln.strip() for ln in text.decode('utf-8', 'replace')
                  .splitlines() if ln.strip()]
-        bad.append((status, t.test_id, lines[-1][:200] if lines else ''))
+        raised = [ln for ln in lines if EXCEPTION_LINE.match(ln)]
+        last = (raised or lines or [''])[-1]
+        bad.append((status, t.test_id, last[:300]))
     return results.counts(outcomes), bad
 
 
