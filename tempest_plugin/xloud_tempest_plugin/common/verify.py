@@ -332,6 +332,11 @@ class MigrationVerifier(object):
         before = heartbeat.parse(move.before.console)
         last = before[-1]
         beats = heartbeat.parse(after)
+        if not guest_restarted and not heartbeat.since(last, beats) and \
+                not heartbeat.other_boots(last, beats):
+            # The destination's console log may be new and still without a
+            # line when nova reports the move completed: wait for one.
+            beats = self._beats_after(move.server_id, last) or beats
         if not guest_restarted:
             self._check_same_boot(result, last, before, beats)
         latest = beats[-1] if beats else None
@@ -400,6 +405,18 @@ class MigrationVerifier(object):
                      'less their ticks, an upper bound of the pause.' % (
                          a.seq + 1, b.seq - 1, b.uptime_ms - a.uptime_ms))
         result.add('guest-pause', True, text)
+
+    def _beats_after(self, server_id, last):
+        """Console heartbeats once one newer than last is in it, or None."""
+        deadline = time.time() + self.heartbeat_timeout
+        while True:
+            beats = heartbeat.parse(self._console(server_id))
+            if heartbeat.since(last, beats) or \
+                    heartbeat.other_boots(last, beats):
+                return beats
+            if time.time() >= deadline:
+                return None
+            self.sleep(self.poll_interval)
 
     def _wait_for_newer_beat(self, server_id, latest, timeout=None):
         """A heartbeat written after latest (any, if None), or None."""

@@ -484,6 +484,19 @@ class TestVerifyHeartbeat(VerifierTestBase):
         self.assertFails('none in the console output since', self._verify,
                          self.BEFORE + 'silence\n')
 
+    @decorators.idempotent_id('0c1f6a39-5a7e-4b1e-9f57-3f4f7f0a2d61')
+    def test_waits_for_the_first_line_of_a_new_destination_log(self):
+        # Read as the move completes: the destination's log is still empty.
+        self.verifier.heartbeat_timeout = 60
+        self.verifier.poll_interval = 0.5
+        after = beats(40, 41, start_ms=9000)
+        report = self._verify('', '', after, after + beats(42, 42,
+                                                            start_ms=9200))
+        self.assertEqual([], report.failed)
+        self.assertIn('Same boot ' + BOOT_ID,
+                      check(report, 'guest-not-rebooted').evidence)
+        self.assertEqual([0.5], self.sleeps)
+
     @decorators.idempotent_id('775fa4e8-c6dc-4489-a96d-34657b7a9c68')
     def test_new_log_on_destination_bounds_the_pause(self):
         # The destination's log starts at seq 40: seq 11-39 are not seen.
