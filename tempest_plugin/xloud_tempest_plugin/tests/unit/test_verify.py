@@ -490,8 +490,8 @@ class TestVerifyHeartbeat(VerifierTestBase):
         self.verifier.heartbeat_timeout = 60
         self.verifier.poll_interval = 0.5
         after = beats(40, 41, start_ms=9000)
-        report = self._verify('', '', after, after + beats(42, 42,
-                                                            start_ms=9200))
+        later = after + beats(42, 42, start_ms=9200)
+        report = self._verify('', '', after, later)
         self.assertEqual([], report.failed)
         self.assertIn('Same boot ' + BOOT_ID,
                       check(report, 'guest-not-rebooted').evidence)
