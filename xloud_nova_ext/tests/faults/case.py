@@ -11,7 +11,7 @@
 #    under the License.
 
 
-"""The row a fault case reports, and the mixin that records it."""
+"""The row a fault case reports, and the mixins that record it."""
 
 import collections
 
@@ -44,3 +44,30 @@ class FaultCase(object):
         self.fault_row = ROWS[self.id()] = Row(
             self.fault(), ended, status,
             {h: text or 'none' for h, text in leftovers.items()})
+
+
+class DiskFaultCase(FaultCase):
+    """A fault case on the disk preflight's computes.
+
+    Mix in before
+    :class:`~xloud_nova_ext.tests.functional.test_disk.DiskPreflightTestBase`.
+    """
+
+    def leftovers(self, servers):
+        """{host: text}: reservations, and guests where their server is not.
+
+        ``servers``: the servers as the API shows them once ACTIVE.
+        """
+        out = {}
+        for host in self.COMPUTES:
+            items = []
+            reserved = self.guard(host).ledger.snapshot()
+            if reserved:
+                items.append('%d reservation(s)' % len(reserved))
+            strays = [s['id'] for s in servers
+                      if s['OS-EXT-SRV-ATTR:host'] != host and
+                      s['id'] in self.domains_on(host)]
+            if strays:
+                items.append('%d stray guest(s)' % len(strays))
+            out[host] = ', '.join(items)
+        return out

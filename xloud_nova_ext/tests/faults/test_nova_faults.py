@@ -35,20 +35,8 @@ from xloud_nova_ext.tests.functional import test_disk
 TERMINAL = ('completed', 'error', 'failed')
 
 
-class BlockMigrationFaults(case.FaultCase, test_disk.DiskPreflightTestBase):
-
-    def leftovers(self, server, where):
-        """{host: text}: reservations and guests where they should not be."""
-        out = {}
-        for host in self.COMPUTES:
-            items = []
-            reserved = self.guard(host).ledger.snapshot()
-            if reserved:
-                items.append('%d reservation(s)' % len(reserved))
-            if host != where and server['id'] in self.domains_on(host):
-                items.append('stray guest')
-            out[host] = ', '.join(items)
-        return out
+class BlockMigrationFaults(case.DiskFaultCase,
+                           test_disk.DiskPreflightTestBase):
 
     def settle(self, server, migration):
         """Record the row; assert the invariants every case must hold."""
@@ -59,7 +47,7 @@ class BlockMigrationFaults(case.FaultCase, test_disk.DiskPreflightTestBase):
         self.row(ended='ACTIVE on %s (guest on %s)'
                  % (where, ', '.join(running_on) or 'no host'),
                  status=migration['status'],
-                 leftovers=self.leftovers(server, where))
+                 leftovers=self.leftovers([server]))
         self.assertIn(migration['status'], TERMINAL)
         self.assertEqual([where], running_on)
         self.assertEqual({h: 'none' for h in self.COMPUTES},
