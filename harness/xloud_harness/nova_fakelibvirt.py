@@ -114,6 +114,9 @@ class MigrationTestBase(
     #: live_migration_inbound_addr``: nova then migrates to that address,
     #: and fakelibvirt has no network to find the compute behind it.
     MIGRATION_ADDRESSES = {}
+    #: Computes with 8 vCPUs and 32 GiB of RAM (the others: 4 and 16 GiB):
+    #: the scheduler's first choice, or room for many guests.
+    LARGE_HOSTS = ()
 
     def setUp(self):
         super().setUp()
@@ -142,6 +145,10 @@ class MigrationTestBase(
 
     def host_info(self, hostname):
         """The fakelibvirt HostInfo for ``hostname``; override to vary."""
+        if hostname in self.LARGE_HOSTS:
+            return fakelibvirt.HostInfo(
+                cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=2,
+                kB_mem=32 * 1024 * 1024)
         return fakelibvirt.HostInfo(
             cpu_nodes=1, cpu_sockets=1, cpu_cores=2, cpu_threads=2)
 

@@ -17,7 +17,6 @@
 import collections
 import threading
 
-from nova.tests.fixtures import libvirt as fakelibvirt
 
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.faults import case
@@ -29,15 +28,12 @@ PER_SOURCE = 5
 ROOM_FOR = 5
 
 
-class ConcurrentBlockMigrationsFault(case.FaultCase,
+class ConcurrentBlockMigrationsFault(case.DiskFaultCase,
                                      test_disk.DiskPreflightTestBase):
 
     COMPUTES = SOURCES + ('dest',)
-
-    def host_info(self, hostname):
-        # Room for five guests per source in RAM and vCPUs.
-        return fakelibvirt.HostInfo(cpu_nodes=1, cpu_sockets=1, cpu_cores=4,
-                                    cpu_threads=2, kB_mem=32 * 1024 * 1024)
+    # Room for five guests per source in RAM and vCPUs.
+    LARGE_HOSTS = COMPUTES
 
     def setUp(self):
         super().setUp()
@@ -79,22 +75,6 @@ class ConcurrentBlockMigrationsFault(case.FaultCase,
                                len(self.refused) >= 2 * PER_SOURCE, 60)
         return False  # the copy succeeds
 
-    def leftovers(self, servers, where):
-        """{host: text}: reservations and guests where they should not be."""
-        out = {}
-        for host in self.COMPUTES:
-            items = []
-            reserved = self.guard(host).ledger.snapshot()
-            if reserved:
-                items.append('%d reservation(s)' % len(reserved))
-            strays = [s['id'] for s in servers
-                      if s['id'] in self.domains_on(host) and
-                      where[s['id']] != host]
-            if strays:
-                items.append('%d stray guest(s)' % len(strays))
-            out[host] = ', '.join(items)
-        return out
-
     def test_ten_block_migrations_to_room_for_five(self):
         """10 block migrations at once to a host with room for 5"""
         servers = [self.boot_with_disks(source)
@@ -116,7 +96,7 @@ class ConcurrentBlockMigrationsFault(case.FaultCase,
                      '%d on %s' % (n, h) for h, n in sorted(ended.items())),
                  status=', '.join('%d %s' % (n, s)
                                   for s, n in sorted(statuses.items())),
-                 leftovers=self.leftovers(servers, where))
+                 leftovers=self.leftovers(servers))
 
         moved = [s['id'] for s in servers if where[s['id']] == 'dest']
         self.assertEqual(ROOM_FOR, len(moved), migrations)

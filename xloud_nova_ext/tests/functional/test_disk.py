@@ -32,7 +32,6 @@ import threading
 
 import fixtures
 from nova import context as nova_context
-from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
 from nova.virt.libvirt import driver as libvirt_driver
 
@@ -153,9 +152,7 @@ class DiskPreflightTestBase(base.XloudMigrationTestBase):
             'compute_rollback_live_migration_at_destination', 'success')
         migration = self.wait_for_migration(server, 'live-migration',
                                             ('failed',))
-        server = self._wait_for_state_change(server, 'ACTIVE')
-        self.assertEqual(source, server['OS-EXT-SRV-ATTR:host'])
-        self.assertIn(server['id'], self.domains_on(source))
+        self.assert_refused(server, source, migration, code, status='failed')
         event = self._wait_for_instance_action_event(
             server, 'live-migration', 'compute_pre_live_migration', 'error')
         self.assertIn(code, event['details'])
@@ -450,13 +447,8 @@ class ConcurrentBlockMigrationsTest(DiskPreflightTestBase):
 class SchedulerSkipsFullHostTest(DiskPreflightTestBase):
     COMPUTES = ('cmp1', 'cmp2', 'cmp3')
 
-    def host_info(self, hostname):
-        # cmp2 has the most free RAM and CPUs: the scheduler tries it first.
-        if hostname == 'cmp2':
-            return fakelibvirt.HostInfo(cpu_nodes=1, cpu_sockets=1,
-                                        cpu_cores=4, cpu_threads=2,
-                                        kB_mem=32 * 1024 * 1024)
-        return super().host_info(hostname)
+    # cmp2 has the most free RAM and CPUs: the scheduler tries it first.
+    LARGE_HOSTS = ('cmp2',)
 
     def test_auto_selected_destination_skips_the_full_host(self):
         server = self.boot_with_disks('cmp1')
