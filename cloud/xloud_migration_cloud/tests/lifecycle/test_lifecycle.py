@@ -24,15 +24,13 @@ was given (its TMPDIR) must be empty.
 import os
 import re
 import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import urllib.request
 
 from xloud_harness import poll
 from xloud_harness import process
 from xloud_harness import testing
+
+from xloud_migration_cloud.tests import demo_run
 
 READY = 'The cloud keeps running'
 
@@ -93,19 +91,13 @@ def socket_inodes(pid):
     return inodes
 
 
-class Watcher(threading.Thread):
-    """Records, until stopped, every process below ``pid`` and its ports.
-
-    A process is its pid and start time: on a busy machine pids are reused
-    within minutes.
-    """
+class Watcher(demo_run.Watcher):
+    """Records, until stopped, every process below ``pid`` and its ports."""
 
     def __init__(self, pid):
-        super().__init__(daemon=True)
+        super().__init__()
         self.pid = pid
-        self.pids = {}
         self.ports = set()
-        self._done = threading.Event()
 
     def sample(self):
         below = descendants(self.pid)
@@ -116,53 +108,14 @@ class Watcher(threading.Thread):
             self.ports.update(listening[i] for i in socket_inodes(pid)
                               if i in listening)
 
-    def run(self):
-        while not self._done.is_set():
-            self.sample()
-            self._done.wait(0.1)
 
-    def stop(self):
-        self._done.set()
-        self.join()
+class LifecycleTest(demo_run.DemoRunMixin, testing.TestCase):
 
-
-class LifecycleTest(testing.TestCase):
-
-    def start_demo(self, *args, env=None):
-        """The demo in a fresh TMPDIR, its output read line by line."""
-        tmp = tempfile.mkdtemp(prefix='xloud-lifecycle-')
-        self.addCleanup(os.rmdir, tmp)
-        self.tmp = tmp
-        proc = subprocess.Popen(
-            [sys.executable, '-m', 'xloud_migration_cloud.demo'] + list(args),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=dict(os.environ, TMPDIR=tmp, **(env or {})),
-            start_new_session=True)
-        # Whatever happens, nothing of it outlives the test.
-        self.addCleanup(lambda: process.stop_session(proc, grace=30))
-        self.watcher = Watcher(proc.pid)
-        self.watcher.start()
-        self.addCleanup(self.watcher.stop)
-        self.output = []
-        return proc
-
-    def read_until(self, proc, marker):
-        """Read its output up to the line holding ``marker``."""
-        while True:  # bounded by the test timeout (OS_TEST_TIMEOUT)
-            line = proc.stdout.readline()
-            self.output.append(line)
-            if not line:
-                self.fail('the demo ended before %r:\n%s'
-                          % (marker, ''.join(self.output)))
-            if marker in line:
-                return ''.join(self.output)
+    def watch(self, proc):
+        return Watcher(proc.pid)
 
     def assert_nothing_left(self, proc, expected_rc):
-        rest = proc.stdout.read()
-        self.output.append(rest)
-        text = ''.join(self.output)
-        self.assertEqual(expected_rc, proc.wait(timeout=120), text)
-        self.watcher.stop()
+        text = self.collect_exit(proc, expected_rc)
         self.assertNotEqual({}, self.watcher.pids, text)
         # Children die with their parent's stop(); give the kernel a moment.
 

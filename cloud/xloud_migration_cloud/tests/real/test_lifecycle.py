@@ -25,10 +25,7 @@ seen while it ran).
 
 import os
 import signal
-import subprocess
-import sys
 import tempfile
-import threading
 
 from xloud_harness import poll
 from xloud_harness import process
@@ -37,32 +34,25 @@ from xloud_harness.tests import requirements
 
 from xloud_migration_cloud.real import layout
 from xloud_migration_cloud.real import sweep
+from xloud_migration_cloud.tests import demo_run
 
 
-class _Watcher(threading.Thread):
+class _Watcher(demo_run.Watcher):
     """Records every pid (and start time) the cloud has, until stopped."""
 
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.pids = {}
-        self._done = threading.Event()
+    INTERVAL = 0.2
 
     def sample(self):
         found = sweep.footprint().get('processes', [])
         for pid in found:
             self.pids.setdefault(pid, process.start_time(pid))
 
-    def run(self):
-        while not self._done.is_set():
-            self.sample()
-            self._done.wait(0.2)
 
-    def stop(self):
-        self._done.set()
-        self.join()
+class RealCloudLifecycleTest(demo_run.DemoRunMixin, testing.TestCase):
 
-
-class RealCloudLifecycleTest(testing.TestCase):
+    DEMO_ARGS = ('--hypervisor', 'libvirt', '--keep', '--no-tests')
+    STOP_GRACE = 120
+    EXIT_TIMEOUT = 300
 
     def setUp(self):
         super().setUp()
@@ -75,38 +65,11 @@ class RealCloudLifecycleTest(testing.TestCase):
                              'missing %s: run tools/install-debian-deps.sh'
                              % ', '.join(missing))
 
-    def start_demo(self, env=None):
-        tmp = tempfile.mkdtemp(prefix='xloud-real-lifecycle-')
-        self.addCleanup(os.rmdir, tmp)
-        self.tmp = tmp
-        proc = subprocess.Popen(
-            [sys.executable, '-m', 'xloud_migration_cloud.demo',
-             '--hypervisor', 'libvirt', '--keep', '--no-tests'],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=dict(os.environ, TMPDIR=tmp, **(env or {})),
-            start_new_session=True)
-        self.addCleanup(lambda: process.stop_session(proc, grace=120))
-        self.watcher = _Watcher()
-        self.watcher.start()
-        self.addCleanup(self.watcher.stop)
-        self.output = []
-        return proc
-
-    def read_until(self, proc, marker):
-        while True:  # bounded by the test timeout
-            line = proc.stdout.readline()
-            self.output.append(line)
-            if not line:
-                self.fail('the demo ended before %r:\n%s'
-                          % (marker, ''.join(self.output)))
-            if marker in line:
-                return ''.join(self.output)
+    def watch(self, proc):
+        return _Watcher()
 
     def assert_nothing_left(self, proc, expected_rc):
-        self.output.append(proc.stdout.read())
-        text = ''.join(self.output)
-        self.assertEqual(expected_rc, proc.wait(timeout=300), text)
-        self.watcher.stop()
+        text = self.collect_exit(proc, expected_rc)
         self.assertEqual({}, sweep.footprint(), text)
         left = [pid for pid, started in self.watcher.pids.items()
                 if process.alive(pid) and
