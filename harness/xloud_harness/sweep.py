@@ -80,14 +80,21 @@ def _free_loop_devices(timeout=5.0):
                            mounts.loop_devices_under(layout.WORK_DIR))
 
 
-def _remove_created_dirs():
+def remove_created_dirs(where=layout):
+    """Remove the mount points :func:`create_runtime_dirs` made."""
     try:
-        with open(layout.CREATED_DIRS_FILE) as f:
+        with open(where.CREATED_DIRS_FILE) as f:
             created = f.read().split()
     except FileNotFoundError:
         return
     for path in sorted(created, reverse=True):
         mounts.remove_dir_if_empty(path)
+
+
+def remove_work_dir(where=layout):
+    shutil.rmtree(where.WORK_DIR, ignore_errors=True)
+    if os.path.exists(where.WORK_DIR):
+        raise CleanupError('cannot remove %s' % where.WORK_DIR)
 
 
 def clean_machine():
@@ -97,17 +104,20 @@ def clean_machine():
     mounts.umount_under(layout.WORK_DIR)
     namespaces.remove_leftover_links(layout.HOSTS)
     _free_loop_devices()
-    _remove_created_dirs()
-    shutil.rmtree(layout.WORK_DIR, ignore_errors=True)
-    if os.path.exists(layout.WORK_DIR):
-        raise CleanupError('cannot remove %s' % layout.WORK_DIR)
+    remove_created_dirs()
+    remove_work_dir()
 
 
-def create_runtime_dirs():
-    """Create the bind mount points the machine lacks; remember them."""
-    missing = [d for d in layout.RUNTIME_DIRS if not os.path.isdir(d)]
+def create_runtime_dirs(where=layout):
+    """Create the bind mount points the machine lacks; remember them.
+
+    ``where`` is a layout module (``RUNTIME_DIRS``, ``CREATED_DIRS_FILE``,
+    ``WORK_DIR``): the integration hosts' unless told; the real cloud
+    passes its own.
+    """
+    missing = [d for d in where.RUNTIME_DIRS if not os.path.isdir(d)]
     # Written first, so that a run killed right now still removes them.
-    with open(layout.CREATED_DIRS_FILE, 'w') as f:
+    with open(where.CREATED_DIRS_FILE, 'w') as f:
         f.write(''.join(d + '\n' for d in missing))
     for path in missing:
         os.makedirs(path)

@@ -21,17 +21,16 @@ Call only while holding layout.LOCK_FILE.
 """
 
 import os
-import shutil
 
 from xloud_harness import mounts
 from xloud_harness import process
+from xloud_harness import sweep
 
 from xloud_migration_cloud.real import layout
 from xloud_migration_cloud.real import network
 
 
-class CleanupError(Exception):
-    pass
+CleanupError = sweep.CleanupError
 
 
 def _recorded_control_pids():
@@ -98,16 +97,6 @@ def _free_loop_devices():
         mounts.detach_loop(device)
 
 
-def _remove_created_dirs():
-    try:
-        with open(layout.CREATED_DIRS_FILE) as f:
-            created = f.read().split()
-    except FileNotFoundError:
-        return
-    for path in sorted(created, reverse=True):
-        mounts.remove_dir_if_empty(path)
-
-
 def clean_machine():
     """Stop, unmount, detach and delete everything of any real cloud."""
     _kill_all()
@@ -115,20 +104,13 @@ def clean_machine():
         mounts.umount_under(layout.WORK_DIR)
     _free_loop_devices()
     network.remove()
-    _remove_created_dirs()
-    shutil.rmtree(layout.WORK_DIR, ignore_errors=True)
-    if os.path.exists(layout.WORK_DIR):
-        raise CleanupError('cannot remove %s' % layout.WORK_DIR)
+    sweep.remove_created_dirs(layout)
+    sweep.remove_work_dir(layout)
 
 
 def create_runtime_dirs():
     """Create the bind mount points the machine lacks; remember them."""
-    missing = [d for d in layout.RUNTIME_DIRS if not os.path.isdir(d)]
-    # Written first: a run killed right now still removes them.
-    with open(layout.CREATED_DIRS_FILE, 'w') as f:
-        f.write(''.join(d + '\n' for d in missing))
-    for path in missing:
-        os.makedirs(path)
+    sweep.create_runtime_dirs(layout)
 
 
 def footprint():
