@@ -8,7 +8,7 @@ trap 'rm -rf "$(dirname "$venv")"' EXIT
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q -U pip
 "$venv/bin/pip" install -q 'nova==34.0.0' 'tempest==47.0.0' 'barbican==23.0.0' \
-    'keystone==30.0.0' 'SQLAlchemy<2.1' \
+    'keystone==30.0.0' 'SQLAlchemy<2.1' 'python-openstackclient==10.5.0' \
     -r "$top/requirements.txt" -r "$top/test-requirements.txt" \
     -r "$top/doc/requirements.txt"
 {

@@ -1,0 +1,340 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The guides' ``openstack`` and ``xloud-drain-host`` blocks, run for real.
+
+One embedded cloud (xloud_migration_cloud: real keystone, nova 34's API,
+conductor and scheduler over HTTP, four computes with XloudLibvirtDriver
+on nova's fake libvirt) serves every test here. Each block is read from
+its .rst and run by bash with what an operator has: admin credentials in
+``OS_*`` variables and python-openstackclient. The pages' names are mapped
+onto the cloud's: the hosts ``compute1``..``compute4`` are ``cmp1``..
+``cmp4`` (cmp1 and cmp2 share storage, cmp3 has little free disk, cmp4 an
+older CPU), and a server the page names (``web-1``) is booted under that
+name on ``compute1`` before its block runs. ``<migration id>`` and
+``<request id>`` are filled in from the cloud, as a reader copies them from
+the previous command's output.
+"""
+
+import os
+import re
+import time
+
+from keystoneauth1 import adapter
+from xloud_harness import keystone
+from xloud_harness import testing
+from xloud_migration_cloud import cloud as cloud_mod
+from xloud_migration_cloud import tempest_workspace
+
+from xloud_nova_ext.tests.admin_guide import test_shell_blocks
+
+HOSTS = {'compute%d' % n: 'cmp%d' % n for n in (1, 2, 3, 4)}
+MICROVERSION = '2.74'
+#: The cli page's first block: the microversion every later one runs with.
+CLI_PRELUDE = ('admin/cli.rst', 'export OS_COMPUTE_API_VERSION=')
+
+
+def on_cloud(text):
+    return re.sub(r'\bcompute[1-4]\b', lambda m: HOSTS[m.group()], text)
+
+
+class CloudBlocksTest(testing.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cloud = cloud_mod.EmbeddedCloud(progress=lambda message: None)
+        cls.cloud.__enter__()
+        cls.compute = adapter.Adapter(
+            cls.cloud.keystone.admin_session(), service_type='compute',
+            endpoint_override=cls.cloud.urls['compute'],
+            default_microversion=MICROVERSION)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.stop()
+        super().tearDownClass()
+
+    # The cloud, through nova's API.
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env.update(OS_AUTH_URL=self.cloud.keystone.url, OS_USERNAME='admin',
+                   OS_PASSWORD=keystone.ADMIN_PASSWORD,
+                   OS_PROJECT_NAME='admin', OS_USER_DOMAIN_NAME='Default',
+                   OS_PROJECT_DOMAIN_NAME='Default',
+                   OS_IDENTITY_API_VERSION='3')
+        return env
+
+    def server(self, server_id):
+        return self.compute.get('/servers/%s' % server_id).json()['server']
+
+    def servers_on(self, host):
+        return self.compute.get(
+            '/servers/detail?all_tenants=1&host=%s' % host).json()['servers']
+
+    def wait_for(self, server_id, statuses, timeout=120):
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self.server(server_id)
+            if server['status'] in statuses and \
+                    not server['OS-EXT-STS:task_state']:
+                return server
+            if server['status'] == 'ERROR' or time.monotonic() > deadline:
+                raise AssertionError('server %s is %s (task %s), expected '
+                                     '%s' % (server['name'], server['status'],
+                                             server['OS-EXT-STS:task_state'],
+                                             statuses))
+            time.sleep(0.5)
+
+    def delete(self, server_id):
+        self.compute.delete('/servers/%s' % server_id, raise_exc=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.compute.get('/servers/%s' % server_id,
+                                raise_exc=False).status_code == 404:
+                return
+            time.sleep(0.5)
+
+    def boot(self, name, host='cmp1', flavor='1'):
+        server = self.compute.post('/servers', json={'server': {
+            'name': name, 'imageRef': tempest_workspace.IMAGE_REF,
+            'flavorRef': flavor, 'networks': 'none', 'host': host}}).json()
+        server_id = server['server']['id']
+        self.addCleanup(self.delete, server_id)
+        shown = self.wait_for(server_id, ('ACTIVE',))
+        self.assertEqual(host, shown['OS-EXT-SRV-ATTR:host'])
+        return shown
+
+    def live_migrate(self, server, host=None):
+        self.compute.post('/servers/%s/action' % server['id'], json={
+            'os-migrateLive': {'host': host, 'block_migration': 'auto'}})
+        return self.wait_for(server['id'], ('ACTIVE',))
+
+    def migrations(self, server):
+        return self.compute.get('/os-migrations?instance_uuid=%s'
+                                % server['id']).json()['migrations']
+
+    def newest_action(self, server):
+        return self.compute.get(
+            '/servers/%s/os-instance-actions' % server['id']).json()[
+                'instanceActions'][0]
+
+    def service(self, host):
+        found = self.compute.get(
+            '/os-services?binary=nova-compute&host=%s' % host).json()
+        return found['services'][0]
+
+    def set_service(self, host, enabled, reason=None):
+        body = {'status': 'enabled' if enabled else 'disabled'}
+        if reason:
+            body['disabled_reason'] = reason
+        self.compute.put('/os-services/%s' % self.service(host)['id'],
+                         json=body, microversion='2.53')
+
+    # The blocks.
+
+    def run_block(self, page, start, **fill):
+        """Run one block as the page shows it; returns bash's result.
+
+        ``fill`` gives the values of the page's ``<placeholders>``
+        (``migration_id`` for ``<migration id>``).
+        """
+        block = test_shell_blocks.block(page, start)
+        script = on_cloud('\n'.join(block.commands))
+        for name, value in fill.items():
+            script = script.replace('<%s>' % name.replace('_', ' '),
+                                    str(value))
+        self.assertNotIn('<', re.sub(r"'[^']*'", '', script), script)
+        if page == CLI_PRELUDE[0]:
+            script = '\n'.join(
+                test_shell_blocks.block(*CLI_PRELUDE).commands + [script])
+        return test_shell_blocks.bash(script, self.cloud.workdir,
+                                      env=self.env())
+
+    def ok(self, page, start, **fill):
+        proc = self.run_block(page, start, **fill)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        return proc.stdout
+
+    # maintenance.rst
+
+    def test_maintenance_page_drains_a_host(self):
+        page = 'admin/maintenance.rst'
+        for host in ('cmp1', 'cmp2', 'cmp4'):
+            self.addCleanup(self.set_service, host, True)
+        # Only cmp3 (2 GiB free) may receive: web-1 and web-2 fit there,
+        # db-1 (5 GiB written) does not.
+        for host in ('cmp2', 'cmp4'):
+            self.set_service(host, False, 'doc test: only cmp3 receives')
+        servers = [self.boot('web-1'), self.boot('web-2'),
+                   self.boot('db-1', flavor='3')]
+
+        self.assertEqual('', self.ok(page, 'openstack compute service set '
+                                     '--disable').strip())
+        service = self.service('cmp1')
+        self.assertEqual('disabled', service['status'])
+        self.assertIn('ticket 4711', service['disabled_reason'])
+
+        listed = self.ok(page, 'openstack server list --all-projects '
+                         '--host compute1 \\')
+        for server in servers:
+            self.assertRegex(listed, r'\| %s +\| %s +\| ACTIVE +\|' % (
+                server['id'], server['name']))
+
+        proc = self.run_block(page, 'xloud-drain-host compute1')
+        out = proc.stdout + proc.stderr
+        self.assertEqual(1, proc.returncode, out)
+        self.assertIn('3 servers on cmp1', out)
+        self.assertRegex(out, r'web-1 \(\S+\): moved: to cmp3 ')
+        self.assertRegex(out, r'web-2 \(\S+\): moved: to cmp3 ')
+        # The refused server: not moved, with its refusal's code and cause
+        # (its fix is past the 255 characters nova keeps in the event).
+        self.assertRegex(
+            out, r'db-1 \(\S+\): not moved: live-migration \d+ ended error, '
+            r'server ACTIVE on cmp1: \[xloud\.disk\.insufficient\] The '
+            r'disks of this block migration do not fit on host cmp3: '
+            r'5\.2 GiB \(\d+ bytes\) needed, 2\.0 GiB \(\d+ bytes\) '
+            r'available\.')
+        self.assertIn('Summary: 2 moved, 1 not moved; cmp1 still holds 1: '
+                      'db-1 (ACTIVE)', out)
+        self.assertEqual(['db-1'], [s['name']
+                                    for s in self.servers_on('cmp1')])
+
+        # The page's "deal with what is left": here, room elsewhere.
+        self.set_service('cmp2', True)
+        self.set_service('cmp4', True)
+        proc = self.run_block(page, 'xloud-drain-host compute1')
+        out = proc.stdout + proc.stderr
+        self.assertEqual(0, proc.returncode, out)
+        self.assertIn('Summary: 1 moved, 0 not moved; cmp1 holds no server',
+                      out)
+
+        self.assertEqual('', self.ok(
+            page, 'openstack server list --all-projects --host compute1'
+        ).strip())
+
+        self.assertEqual('', self.ok(page, 'openstack compute service set '
+                                     '--enable').strip())
+        self.assertEqual('enabled', self.service('cmp1')['status'])
+
+    # cli.rst
+
+    def test_cli_page_live_migrations(self):
+        page = 'admin/cli.rst'
+        web = self.boot('web-1')
+        out = self.ok(page, 'openstack server migrate --live-migration '
+                      '--wait')
+        self.assertIn('Complete', out)
+        moved = self.wait_for(web['id'], ('ACTIVE',))
+        self.assertNotEqual('cmp1', moved['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual('completed', self.migrations(web)[0]['status'])
+
+        self.delete(web['id'])
+        web = self.boot('web-1')
+        out = self.ok(page, 'openstack server migrate --live-migration '
+                      '--host compute2')
+        self.assertIn('Complete', out)
+        self.assertEqual('cmp2', self.server(web['id'])[
+            'OS-EXT-SRV-ATTR:host'])
+        migration = self.migrations(web)[0]
+
+        out = self.ok(page, 'openstack server migration list --server web-1')
+        self.assertRegex(out, r'\| +%d +\| %s +\| cmp1 +\| cmp2 +\| cmp1 +'
+                         r'\| cmp2 +\| [^|]+\| completed +\|' % (
+                             migration['id'], migration['uuid']))
+
+    def test_cli_page_cold_migrations(self):
+        page = 'admin/cli.rst'
+        # The block's two commands are alternatives: each runs on its own
+        # web-1, booted on compute1, and leaves it in VERIFY_RESIZE; the
+        # first is then confirmed, the second reverted.
+        commands = test_shell_blocks.block(
+            page, 'openstack server migrate --wait web-1').commands
+        for command, then in zip(commands, ('confirm', 'revert')):
+            web = self.boot('web-1')
+            proc = test_shell_blocks.bash(
+                '\n'.join(test_shell_blocks.block(*CLI_PRELUDE).commands +
+                          [on_cloud(command)]),
+                self.cloud.workdir, env=self.env())
+            self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+            self.assertIn('Complete', proc.stdout)
+            shown = self.wait_for(web['id'], ('VERIFY_RESIZE',))
+            dest = shown['OS-EXT-SRV-ATTR:host']
+            self.assertNotEqual('cmp1', dest)
+            if '--host compute2' in command:
+                self.assertEqual('cmp2', dest)
+
+            self.ok(page, 'openstack server migration %s web-1' % then)
+            shown = self.wait_for(web['id'], ('ACTIVE',))
+            self.assertEqual(dest if then == 'confirm' else 'cmp1',
+                             shown['OS-EXT-SRV-ATTR:host'])
+            self.assertEqual(then + 'ed',
+                             self.migrations(web)[0]['status'])
+            self.delete(web['id'])
+
+    # verification.rst, troubleshooting.rst
+
+    def test_verification_page_after_a_live_migration(self):
+        page = 'admin/verification.rst'
+        web = self.live_migrate(self.boot('web-1'), 'cmp2')
+        out = self.ok(page, 'openstack server show web-1 \\')
+        self.assertRegex(out, r'\| status +\| ACTIVE +\|')
+        self.assertRegex(out, r'\| OS-EXT-SRV-ATTR:host +\| cmp2 +\|')
+        self.assertRegex(out, r'\| OS-EXT-STS:power_state +\| Running +\|')
+
+        out = self.ok(page, 'openstack server migration list --server web-1')
+        migration = self.migrations(web)[0]
+        self.assertRegex(out, r'\| +%d +\| cmp1 +\| cmp2 +\| completed +'
+                         r'\| live-migration +\|' % migration['id'])
+
+        request_id = self.newest_action(web)['request_id']
+        out = self.ok(page, 'openstack server event list web-1',
+                      request_id=request_id)
+        self.assertIn(request_id, out)
+        self.assertIn('live-migration', out)
+        self.assertIn('compute_pre_live_migration', out)
+
+    def test_troubleshooting_page_names_the_refusal(self):
+        page = 'admin/troubleshooting.rst'
+        web = self.boot('web-1')
+        # cmp4's older CPU cannot run web-1's: the scheduler's only choice.
+        self.live_migrate(web, 'cmp4')
+        self.assertEqual('cmp1', self.server(web['id'])[
+            'OS-EXT-SRV-ATTR:host'])
+        action = self.newest_action(web)
+        self.assertEqual('live-migration', action['action'])
+        out = self.ok(page, 'openstack server event list web-1',
+                      request_id=action['request_id'])
+        self.assertIn('compute_check_can_live_migrate_destination', out)
+        self.assertIn('[xloud.cpu.incompatible]', out)
+        self.assertIn('No valid host was found', out)
+
+    # prerequisites.rst, operations.rst
+
+    def test_prerequisites_hosts_up_and_enabled(self):
+        out = self.ok('admin/prerequisites.rst',
+                      'openstack compute service list --service '
+                      'nova-compute')
+        for host in sorted(HOSTS.values()):
+            self.assertRegex(out, r'\| nova-compute +\| %s +\| nova +\| '
+                             r'enabled +\| up +\|' % host)
+
+    def test_operations_page(self):
+        page = 'admin/operations.rst'
+        out = self.ok(page, 'openstack --os-compute-api-version 2.87 '
+                      'hypervisor show compute1')
+        self.assertEqual('1', out.strip())
+        self.assertEqual('', self.ok(
+            page, 'openstack server migration list --host compute1 '
+            '--status running').strip())
