@@ -20,12 +20,20 @@ instead, in a few seconds, before anything is prepared:
 
 * :meth:`~ConnectionGuard.check_can_live_migrate_destination` - the
   destination publishes the address nova will connect to: its ``[libvirt]
-  live_migration_inbound_addr`` (which nova hands to the source later as
-  ``target_connect_addr``), else its host name (nova's ``dest``);
+  live_migration_inbound_addr``, else its host name (nova's ``dest``);
 * :meth:`~ConnectionGuard.check_can_live_migrate_source` - the source
   builds the libvirt URI as nova will (nova's own builder, handed in) and
   opens a TCP connection to its host and port (:func:`endpoint`,
   :func:`probe`).
+
+The address travels in nova's own field for it, ``target_connect_addr`` of
+``LibvirtLiveMigrateData``: the address the source's libvirt connects to.
+nova 34 sets that field only in the destination's ``pre_live_migration``
+(to ``live_migration_inbound_addr``, overwriting ours) and reads it only
+when the source starts the migration, after that; in the pre-check, a
+stock peer neither sets nor reads it. So a stock destination publishes
+nothing and is not checked, and a stock source passes our value on
+untouched until nova replaces it.
 
 Only libvirt's own TCP and TLS listeners are judged. Anything else (an ssh
 transport whose ssh configuration may go elsewhere, a local URI, a name
@@ -43,12 +51,6 @@ from oslo_log import log as logging
 from xloud_nova_ext import exception
 
 LOG = logging.getLogger(__name__)
-
-#: The destination's address in the pre-check data: a key in
-#: ``old_vol_attachment_ids``, a map nova resets in the destination's
-#: pre_live_migration, after the pre-checks: nova never reads our key and a
-#: stock peer passes it on untouched.
-ADDRESS_KEY = 'xloud_migration_address'
 
 #: libvirtd's default listening port per remote transport; a port in the
 #: URI wins. libvirt uses TLS for a remote URI that names no transport.
@@ -132,27 +134,23 @@ class ConnectionGuard(object):
 
     def check_can_live_migrate_destination(self, migrate_data):
         """Publish the address the source's libvirt will connect to."""
-        address = (self._conf.libvirt.live_migration_inbound_addr or
-                   self._conf.host)
-        carried = (dict(migrate_data.old_vol_attachment_ids)
-                   if 'old_vol_attachment_ids' in migrate_data else {})
-        carried[ADDRESS_KEY] = address
-        migrate_data.old_vol_attachment_ids = carried
+        migrate_data.target_connect_addr = (
+            self._conf.libvirt.live_migration_inbound_addr or self._conf.host)
         return migrate_data
 
     # Source
 
     @staticmethod
     def _take_published(migrate_data):
-        """The destination's address, removed from the data; or None."""
-        if 'old_vol_attachment_ids' not in migrate_data:
+        """The destination's address, removed from the data; or None.
+
+        Removed so that the data goes on as a stock pair's would; the
+        destination's pre_live_migration sets the field again in any case.
+        """
+        if 'target_connect_addr' not in migrate_data:
             return None
-        carried = dict(migrate_data.old_vol_attachment_ids)
-        address = carried.pop(ADDRESS_KEY, None)
-        if carried:
-            migrate_data.old_vol_attachment_ids = carried
-        else:
-            del migrate_data.old_vol_attachment_ids
+        address = migrate_data.target_connect_addr
+        del migrate_data.target_connect_addr
         return address
 
     def check_can_live_migrate_source(self, instance, migrate_data):

@@ -49,8 +49,7 @@ if uri:
     CONF.set_override('live_migration_uri', uri, group='libvirt')
 uri_for = driver.LibvirtDriver._live_migration_uri
 guard = connection.ConnectionGuard(CONF, uri_for)
-data = objects.LibvirtLiveMigrateData(
-    old_vol_attachment_ids={connection.ADDRESS_KEY: address})
+data = objects.LibvirtLiveMigrateData(target_connect_addr=address)
 out = {'uri': uri_for(address)}
 start = time.monotonic()
 try:

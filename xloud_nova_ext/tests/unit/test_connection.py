@@ -29,7 +29,6 @@ from xloud_nova_ext import exception
 from xloud_nova_ext.virt.libvirt import failsafe
 
 CONF = nova.conf.CONF
-KEY = connection.ADDRESS_KEY
 
 
 def listener(backlog=8):
@@ -125,9 +124,8 @@ class ConnectionGuardTest(testing.TestCase):
         self.logs = self.useFixture(fixtures.FakeLogger(
             name='xloud_nova_ext.connection'))
 
-    def published(self, address, **carried):
-        carried[KEY] = address
-        return objects.LibvirtLiveMigrateData(old_vol_attachment_ids=carried)
+    def published(self, address):
+        return objects.LibvirtLiveMigrateData(target_connect_addr=address)
 
     def uri_port(self, port):
         self.conf.config(live_migration_uri='qemu+tcp://%%s:%d/system' % port,
@@ -138,16 +136,32 @@ class ConnectionGuardTest(testing.TestCase):
     def test_destination_publishes_its_host_name(self):
         data = self.guard.check_can_live_migrate_destination(
             objects.LibvirtLiveMigrateData())
-        self.assertEqual({KEY: 'dest-host'}, data.old_vol_attachment_ids)
+        self.assertEqual('dest-host', data.target_connect_addr)
 
     def test_destination_publishes_its_inbound_address(self):
         self.conf.config(live_migration_inbound_addr='10.0.0.2',
                          group='libvirt')
         data = self.guard.check_can_live_migrate_destination(
-            objects.LibvirtLiveMigrateData(
-                old_vol_attachment_ids={'xloud_disk_available_mb': '5'}))
-        self.assertEqual({KEY: '10.0.0.2', 'xloud_disk_available_mb': '5'},
-                         data.old_vol_attachment_ids)
+            objects.LibvirtLiveMigrateData())
+        self.assertEqual('10.0.0.2', data.target_connect_addr)
+
+    def test_destination_leaves_novas_volume_map_alone(self):
+        # nova's map of volume attachments, which the address once rode in.
+        data = self.guard.check_can_live_migrate_destination(
+            objects.LibvirtLiveMigrateData())
+        self.assertNotIn('old_vol_attachment_ids', data)
+        data = self.guard.check_can_live_migrate_destination(
+            objects.LibvirtLiveMigrateData(old_vol_attachment_ids={'v': 'a'}))
+        self.assertEqual({'v': 'a'}, data.old_vol_attachment_ids)
+
+    def test_published_address_survives_novas_rpc_backports(self):
+        # The oldest LibvirtLiveMigrateData that carries the field (1.1) is
+        # older than any nova a nova 34 compute talks to.
+        data = self.guard.check_can_live_migrate_destination(
+            objects.LibvirtLiveMigrateData())
+        primitive = data.obj_to_primitive(target_version='1.1')
+        self.assertEqual('dest-host', objects.LibvirtLiveMigrateData
+                         .obj_from_primitive(primitive).target_connect_addr)
 
     def test_destination_step_hands_its_data_on_when_failing(self):
         self.assertIn('migrate_data', failsafe.PASSTHROUGH[
@@ -155,7 +169,9 @@ class ConnectionGuardTest(testing.TestCase):
 
     # Source
 
-    def test_answering_destination_passes_and_leaves_novas_field(self):
+    def test_answering_destination_passes_and_takes_the_address_back(self):
+        # The data goes on as a stock pair's would: the field unset until
+        # the destination's pre_live_migration sets it.
         sock = listener()
         self.addCleanup(sock.close)
         self.uri_port(sock.getsockname()[1])
@@ -163,16 +179,7 @@ class ConnectionGuardTest(testing.TestCase):
 
         self.guard.check_can_live_migrate_source(self.instance, data)
 
-        self.assertNotIn('old_vol_attachment_ids', data)
-
-    def test_other_keys_stay(self):
-        sock = listener()
-        self.addCleanup(sock.close)
-        self.uri_port(sock.getsockname()[1])
-        data = self.published('127.0.0.1', xloud_disk_available_mb='5')
-        self.guard.check_can_live_migrate_source(self.instance, data)
-        self.assertEqual({'xloud_disk_available_mb': '5'},
-                         data.old_vol_attachment_ids)
+        self.assertNotIn('target_connect_addr', data)
 
     def test_closed_port_refused_naming_address_port_and_firewall(self):
         port = closed_port()
@@ -223,13 +230,20 @@ class ConnectionGuardTest(testing.TestCase):
         self.assertIn('does not resolve on this host', self.logs.output)
 
     def test_stock_destination_is_not_checked(self):
-        self.uri_port(closed_port())
-        self.guard.check_can_live_migrate_source(
-            self.instance, objects.LibvirtLiveMigrateData())
+        # Its pre-check leaves the field unset; None is nova's own "no
+        # inbound address", never ours.
+        checked = []
+        self.useFixture(fixtures.MockPatch(
+            'xloud_nova_ext.connection.probe',
+            side_effect=lambda *a: checked.append(a)))
+        for data in (objects.LibvirtLiveMigrateData(),
+                     objects.LibvirtLiveMigrateData(target_connect_addr=None)):
+            self.guard.check_can_live_migrate_source(self.instance, data)
+        self.assertEqual([], checked)
 
-    def test_timeout_zero_turns_it_off_and_still_takes_the_key(self):
+    def test_timeout_zero_turns_it_off_and_still_takes_the_address(self):
         CONF.set_override('migration_connection_timeout', 0, group='xloud')
         self.uri_port(closed_port())
         data = self.published('127.0.0.1')
         self.guard.check_can_live_migrate_source(self.instance, data)
-        self.assertNotIn('old_vol_attachment_ids', data)
+        self.assertNotIn('target_connect_addr', data)
