@@ -87,7 +87,24 @@ def signals_held():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-class EmbeddedCloud:
+class CloudBase:
+    """``with cloud:`` starts it and stops it, whatever happens (both clouds).
+
+    A start that fails part-way stops what had started.
+    """
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class EmbeddedCloud(CloudBase):
 
     #: What the report says runs the guests: nova's fakelibvirt.
     HYPERVISOR = 'fake'
@@ -206,13 +223,3 @@ class EmbeddedCloud:
             if self.workdir:
                 shutil.rmtree(self.workdir if self.own_workdir
                               else self.tmpdir, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()

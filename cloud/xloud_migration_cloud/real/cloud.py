@@ -88,7 +88,7 @@ SCENARIO_OPTIONS = {
 }
 
 
-class RealCloud:
+class RealCloud(fake_cloud.CloudBase):
 
     HYPERVISOR = 'libvirt'
 
@@ -286,13 +286,3 @@ class RealCloud:
                 if os.path.exists(src):
                     shutil.copy(src, os.path.join(dest, '%s-%s' % (
                         host.name, os.path.basename(src))))
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
