@@ -10,15 +10,16 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""A real Barbican server on 127.0.0.1, and how clients talk to it.
+"""A real Barbican server (127.0.0.1 by default), and how clients talk to it.
 
 :class:`BarbicanServer` runs barbican 23's own API application (pecan app,
-sqlite database, ``store_crypto`` with ``simple_crypto`` and a generated
-Fernet KEK, the real policy with its new defaults) in a child process served
-by :mod:`xloud_harness.wsgi`. It is a small class with ``start()``/``stop()``
-so that the functional tests and an embedded demo cloud can both use it;
-:func:`shared_server` starts one per process (about 1-2 s, 130 MB) and stops
-it at exit.
+sqlite database or the one given, ``store_crypto`` with ``simple_crypto``
+and a generated Fernet KEK, the real policy with its new defaults) in a
+child process served by :mod:`xloud_harness.wsgi`. It is a small class with
+``start()``/``stop()`` so that the functional tests and both demo clouds
+can use it (a cloud that records its children itself starts
+``prepare()``'s service on its own); :func:`shared_server` starts one per
+process (about 1-2 s, 130 MB) and stops it at exit.
 
 The one fake edge is keystone: instead of keystonemiddleware's ``authtoken``
 the pipeline uses barbican's own ``context`` middleware, which trusts the
@@ -48,7 +49,7 @@ from xloud_harness import process
 
 _CONF = """\
 [DEFAULT]
-sql_connection = sqlite:///{workdir}/barbican.sqlite
+sql_connection = {connection}
 db_auto_create = True
 log_file = {workdir}/barbican.log
 debug = False
@@ -101,18 +102,26 @@ class BarbicanStartError(process.ServiceError):
 
 
 class BarbicanServer(object):
-    """One Barbican API server process on 127.0.0.1 and a free port."""
+    """One Barbican API server process on ``address`` (a free port default)."""
 
-    def __init__(self, start_timeout=60.0, keystone=None, tmpdir=None):
+    def __init__(self, start_timeout=60.0, keystone=None, tmpdir=None,
+                 address='127.0.0.1', port=None, connection=None):
         """A server; tokens are validated by keystone when given.
 
         :param keystone: (url, barbican's service password): keystonemiddleware
             validates tokens there; None trusts identity headers instead.
         :param tmpdir: where its work directory goes (default: $TMPDIR).
+        :param port: the port to serve; None: a free one, chosen by the
+            server itself.
+        :param connection: its database's SQLAlchemy URL; None: sqlite in
+            its work directory.
         """
         self.start_timeout = start_timeout
         self.keystone = keystone
         self.tmpdir = tmpdir
+        self.address = address
+        self.connection = connection
+        self._port = port
         self.workdir = None
         self._service = None
 
@@ -122,7 +131,7 @@ class BarbicanServer(object):
 
     @property
     def endpoint(self):
-        return 'http://127.0.0.1:%d' % self.port
+        return 'http://%s:%d' % (self.address, self.port)
 
     @property
     def log_path(self):
@@ -135,6 +144,24 @@ class BarbicanServer(object):
     def start(self):
         if self.running:
             return self
+        service = self.prepare()
+        try:
+            service.start()
+        except process.ServiceError as e:
+            self.stop(keep_workdir=True)
+            raise BarbicanStartError(str(e))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def prepare(self):
+        """Write the work directory; the (not started) Service serving it.
+
+        start() starts it; a caller that records its children itself starts
+        ``service.argv`` with ``service.env`` in ``service.cwd`` and waits
+        for ``running`` and an answer on :attr:`endpoint`.
+        """
         # Not tempfile's default: oslotest's NestedTempfile points it at a
         # directory removed after each test, and this server outlives tests.
         self.workdir = tempfile.mkdtemp(
@@ -146,7 +173,9 @@ class BarbicanServer(object):
         kek = base64.urlsafe_b64encode(os.urandom(32)).decode()
         with open(os.path.join(self.workdir, '.barbican',
                                'barbican.conf'), 'w') as f:
-            f.write(_CONF.format(workdir=self.workdir, kek=kek))
+            f.write(_CONF.format(
+                workdir=self.workdir, kek=kek, connection=self.connection or
+                'sqlite:///%s/barbican.sqlite' % self.workdir))
         paste_path = os.path.join(self.workdir, 'barbican-api-paste.ini')
         with open(paste_path, 'w') as f:
             paste = _PASTE.format(mw='barbican.api.middleware',
@@ -158,21 +187,17 @@ class BarbicanServer(object):
         env = dict(os.environ, HOME=self.workdir)
         # Not inherited: a parent's oslo.config arguments or paste config.
         env.pop('OS_WSGI__API_PASTE_CONFIG', None)
+        port_file = None if self._port else os.path.join(self.workdir,
+                                                         'port')
         self._service = process.Service(
             'Barbican', process.python_argv(
-                'xloud_harness.wsgi', 'paste:%s#main' % paste_path, 0,
-                os.path.join(self.workdir, 'port')),
-            self.log_path, port_file=os.path.join(self.workdir, 'port'),
-            env=env, cwd=self.workdir, timeout=self.start_timeout)
-        try:
-            self._service.start()
-        except process.ServiceError as e:
-            self.stop(keep_workdir=True)
-            raise BarbicanStartError(str(e))
-        except BaseException:
-            self.stop()
-            raise
-        return self
+                'xloud_harness.wsgi', '--address', self.address,
+                'paste:%s#main' % paste_path, self._port or 0,
+                *([port_file] if port_file else [])),
+            self.log_path, port=self._port, port_file=port_file, env=env,
+            cwd=self.workdir, timeout=self.start_timeout,
+            address=self.address)
+        return self._service
 
     def stop(self, keep_workdir=False):
         service, self._service = self._service, None

@@ -15,15 +15,14 @@
 What runs (real) and what stands in (named as such):
 
 - real: MariaDB and RabbitMQ (Debian's), keystone, placement, glance (file
-  store), nova's API, conductor and scheduler, five compute hosts each with
-  its own libvirtd, QEMU (TCG) and an unmodified ``nova-compute``; the
-  guest (a Linux kernel and a busybox init printing a heartbeat, on a
-  bootable disk image in glance).
+  store), Barbican (the vTPM secrets), nova's API, conductor and scheduler,
+  five compute hosts each with its own libvirtd, QEMU (TCG), swtpm and an
+  unmodified ``nova-compute``; the guest (a Linux kernel and a busybox init
+  printing a heartbeat, on a bootable disk image in glance).
 - stand-ins: the network API (a stub: servers boot without ports), ``sudo``
   and ``ssh`` between hosts (shims, see :mod:`.hosts`), the shared
   instances directory's filesystem type (bindfs disguised as GlusterFS for
-  libvirt's check; the files really are shared). No Barbican yet: the vTPM
-  scenario is skipped.
+  libvirt's check; the files really are shared).
 
 The hosts (layout.HOSTS): xlc-a and xlc-b (Xloud driver) share their
 instances directory; xlc-c (Xloud) has a small ext4 of its own with
@@ -73,9 +72,9 @@ SCENARIO_OPTIONS = {
         'block_migration_for_live_migration': True,
         'can_migrate_between_any_hosts': False,
         'console_output': True,
-        'vtpm_live_migration': False,
+        'vtpm_live_migration': True,
     },
-    'service_available': {'barbican': False},
+    'service_available': {'barbican': True},
     'xloud_migration': {
         'shared_storage_live_migration': True,
         'block_migration_dest_host': 'xlc-c',
@@ -103,22 +102,29 @@ class RealCloud(fake_cloud.CloudBase):
         self.urls = {}
 
     def extra_runs(self):
-        """The rolling install: block moves between Xloud and stock.
+        """The rolling install: moves between Xloud and stock computes.
 
-        Block live migrations between an Xloud compute and the stock one,
-        both ways: [(label, tempest.conf, regex)].
+        Block live migrations and vTPM live migrations between an Xloud
+        compute and the stock one, both ways: [(label, tempest.conf,
+        regex)].
         """
-        regex = ('test_live_migration.BlockLiveMigrationTest.'
+        block = ('test_live_migration.BlockLiveMigrationTest.'
                  'test_live_migration_to_requested_host')
+        vtpm = ('test_vtpm_live_migration.VTPMLiveMigrationTest.'
+                'test_vtpm_live_migration_keeps_secret')
         runs = []
-        for label, source, dest in (('Xloud xlc-a to stock xlc-s', 'xlc-a',
-                                     'xlc-s'),
-                                    ('stock xlc-s to Xloud xlc-c', 'xlc-s',
-                                     'xlc-c')):
-            conf = self.tempest.write_variant(source + '-' + dest, {
-                'compute': {'migration_source_host': source},
-                'xloud_migration': {'block_migration_dest_host': dest}})
-            runs.append((label, conf, regex))
+        for kind, regex, option in (
+                ('block', block, ('xloud_migration',
+                                  'block_migration_dest_host')),
+                ('vTPM', vtpm, ('compute', 'migration_dest_host'))):
+            for label, source, dest in (
+                    ('Xloud xlc-a to stock xlc-s', 'xlc-a', 'xlc-s'),
+                    ('stock xlc-s to Xloud xlc-c', 'xlc-s', 'xlc-c')):
+                options = {'compute': {'migration_source_host': source}}
+                options.setdefault(option[0], {})[option[1]] = dest
+                conf = self.tempest.write_variant(
+                    '%s-%s-%s' % (kind.lower(), source, dest), options)
+                runs.append(('%s, %s' % (kind, label), conf, regex))
         return runs
 
     @property
@@ -280,6 +286,11 @@ class RealCloud(fake_cloud.CloudBase):
         if os.path.isdir(logs):
             for name in os.listdir(logs):
                 shutil.copy(os.path.join(logs, name), dest)
+        barbican = self.control and self.control.barbican
+        if barbican and barbican.workdir and os.path.exists(
+                barbican.log_path):
+            shutil.copy(barbican.log_path, os.path.join(dest,
+                                                        'barbican-api.log'))
         for host in self.hosts:
             for src in (host.nova_log, os.path.join(
                     host.root, 'var/log/libvirt/libvirtd.log')):

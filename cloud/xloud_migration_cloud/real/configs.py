@@ -109,8 +109,14 @@ def _nova_common(ctx):
         'neutron': dict(service_auth(ctx, 'neutron'),
                         endpoint_override=ctx['urls']['network']),
         'glance': {'endpoint_override': ctx['urls']['image']},
+        # The vTPM secrets: castellan's Barbican key manager, found in the
+        # catalog; the Xloud vTPM guard reads them as the requester or as
+        # this [service_user] (granted read access by the guard).
         'service_user': dict(service_auth(ctx, 'nova'),
                              send_service_user_token=True),
+        'key_manager': {'backend': 'barbican'},
+        'barbican': {'auth_endpoint': ctx['keystone_url'],
+                     'barbican_region_name': 'RegionOne'},
         'cinder': {'os_region_name': 'RegionOne'},
         'oslo_messaging_notifications': {'driver': 'noop'},
         'vnc': {'enabled': False},

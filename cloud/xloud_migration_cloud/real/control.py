@@ -13,8 +13,9 @@
 """The control plane of the real cloud, on the bridge's address.
 
 MariaDB and RabbitMQ (Debian's, as our children, private data), keystone,
-placement, glance (file store), nova's API, conductor and scheduler, each a
-real process of this virtualenv, and the network API stub. Every process
+placement, glance (file store), Barbican (the harness's server on MariaDB,
+keystone's tokens), nova's API, conductor and scheduler, each a real process
+of this virtualenv, and the network API stub. Every process
 is recorded (pid and start time) in layout.PIDS_FILE before anything else
 happens, so the sweep finds what a killed run left.
 """
@@ -30,6 +31,7 @@ from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
 from keystoneclient.v3 import client as ks_client
 
+from xloud_harness import barbican
 from xloud_harness import poll
 from xloud_harness import process
 from xloud_harness.servers import mariadb
@@ -39,11 +41,15 @@ from xloud_migration_cloud.real import configs
 from xloud_migration_cloud.real import layout
 
 PORTS = {'identity': 5000, 'placement': 8778, 'compute': 8774,
-         'image': 9292, 'network': 9696}
-DATABASES = ('keystone', 'placement', 'glance', 'nova_api', 'nova',
-             'nova_cell0')
+         'image': 9292, 'network': 9696, 'key-manager': 9311}
+DATABASES = ('keystone', 'placement', 'glance', 'barbican', 'nova_api',
+             'nova', 'nova_cell0')
 ADMIN_PASSWORD = secrets.token_urlsafe(12)
-SERVICE_USERS = ('nova', 'placement', 'glance', 'neutron')
+SERVICE_USERS = ('nova', 'placement', 'glance', 'barbican', 'neutron')
+#: Catalog entries: service type -> service name.
+CATALOG = (('compute', 'nova'), ('placement', 'placement'),
+           ('image', 'glance'), ('key-manager', 'barbican'),
+           ('network', 'neutron'))
 
 
 def bin_path(name):
@@ -69,6 +75,7 @@ class ControlPlane:
         self.progress = progress
         self.children = []  # Popen objects, in start order
         self.ctx = {}
+        self.barbican = None
 
     def _log(self, name):
         return os.path.join(self.workdir, 'logs', name + '.log')
@@ -88,11 +95,12 @@ class ControlPlane:
         self.children.append(proc)
         record_pid(proc.pid)
 
-    def spawn(self, name, argv, env=None):
+    def spawn(self, name, argv, env=None, cwd=None):
         with open(self._log(name), 'ab') as log:
             return process.start_child(
                 argv, self._record, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+                start_new_session=True)
 
     def _wait(self, predicate, what, timeout=180):
         def ready():
@@ -159,6 +167,7 @@ class ControlPlane:
         }
         self._keystone()
         self._placement_and_glance()
+        self._barbican()
         self._wait(self.mq.ready, 'RabbitMQ')
         self.ctx['transport_url'] = self.mq.transport_url
         self._nova()
@@ -168,6 +177,7 @@ class ControlPlane:
         for name, service in (('keystone', self.keystone),
                               ('placement', self.placement),
                               ('glance', self.glance),
+                              ('Barbican', self.barbican_service),
                               ('nova-api', self.nova_api),
                               ('network stub', self.network)):
             self._wait(self._answers(service), name)
@@ -215,8 +225,7 @@ class ControlPlane:
             for role in ('admin', 'service'):
                 ks.roles.grant(roles[role], user=user, project=project)
         urls = self.ctx['urls']
-        for stype, name in (('compute', 'nova'), ('placement', 'placement'),
-                            ('image', 'glance'), ('network', 'neutron')):
+        for stype, name in CATALOG:
             service = ks.services.create(name, type=stype)
             for interface in ('public', 'internal', 'admin'):
                 ks.endpoints.create(service, urls[stype], interface=interface,
@@ -246,6 +255,22 @@ class ControlPlane:
         self.glance = self._wsgi(
             'glance', 'glance.wsgi.api:application', PORTS['image'],
             env=dict(os.environ, OS_GLANCE_CONFIG_DIR=gdir))
+
+    def _barbican(self):
+        """The harness's Barbican server, on MariaDB and keystone's tokens.
+
+        Its tables are created when it starts (``db_auto_create``).
+        """
+        self.progress('Barbican: MariaDB, simple_crypto, keystone '
+                      'authtoken ...')
+        self.barbican = barbican.BarbicanServer(
+            keystone=(self.ctx['keystone_url'], self.ctx['service_password']),
+            tmpdir=self._dir('barbican'), address=layout.CONTROL_IP,
+            port=PORTS['key-manager'], connection=self.ctx['db']['barbican'])
+        service = self.barbican_service = self.barbican.prepare()
+        # Ours to record (the sweep), not service.start(): it would wait.
+        service.proc = self.spawn('barbican', service.argv, service.env,
+                                  cwd=service.cwd)
 
     def _nova(self):
         self.progress('nova: databases, cells, API, conductor, scheduler '

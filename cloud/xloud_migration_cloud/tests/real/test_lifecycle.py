@@ -16,11 +16,11 @@ failing to start, leaves nothing on the machine.
 Runs ``xloud-migration-demo --hypervisor libvirt`` and stops it with
 SIGTERM once the hosts exist (namespaces, bindfs, loop device, libvirtd
 processes, bridge), with Ctrl-C while keystone is being set up (MariaDB and
-RabbitMQ running too), and makes it fail to start (a ``bindfs`` that
-fails). Afterwards no process it started (including the daemons that left
-its process tree: QEMU, bindfs, libvirtd), namespace, bridge, mount, loop
-device or work directory may be left (:func:`sweep.footprint`, and the pids
-seen while it ran).
+RabbitMQ running too), with SIGTERM while Barbican starts, and makes it fail
+to start (a ``bindfs`` that fails). Afterwards no process it started
+(including the daemons that left its process tree: QEMU, bindfs, libvirtd),
+namespace, bridge, mount, loop device or work directory may be left
+(:func:`sweep.footprint`, and the pids seen while it ran).
 """
 
 import os
@@ -35,6 +35,14 @@ from xloud_harness.tests import requirements
 from xloud_migration_cloud.real import layout
 from xloud_migration_cloud.real import sweep
 from xloud_migration_cloud.tests import demo_run
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().decode(errors='replace')
+    except OSError:
+        return ''
 
 
 class _Watcher(demo_run.Watcher):
@@ -95,6 +103,16 @@ class RealCloudLifecycleTest(demo_run.DemoRunMixin, testing.TestCase):
         proc = self.start_demo()
         self.read_until(proc, 'keystone: database')
         proc.send_signal(signal.SIGINT)
+        self.assert_nothing_left(proc, 130)
+
+    def test_sigterm_while_barbican_starts(self):
+        proc = self.start_demo()
+        # Printed right after Barbican's process was started.
+        self.read_until(proc, 'nova: databases')
+        barbican = [pid for pid in sweep.footprint().get('processes', [])
+                    if 'barbican-api-paste.ini' in _cmdline(pid)]
+        self.assertNotEqual([], barbican, ''.join(self.output))
+        proc.send_signal(signal.SIGTERM)
         self.assert_nothing_left(proc, 130)
 
     def test_failed_start_leaves_nothing_behind(self):
