@@ -146,6 +146,10 @@ def main(argv=None):
             data = report.report_data(
                 cloud.HYPERVISOR, cloud.computes(), tests,
                 figures=getattr(cloud, 'migration_figures', None))
+            for sc in data['scenarios']:
+                if sc['status'] == 'FAIL':
+                    # Also those that a check of the cloud failed.
+                    rc = rc or 1
             print('JSON report: %s' % report.write_json(data, json_path))
             print('HTML report: %s' % report.write_html(data, html))
             if args.subunit:

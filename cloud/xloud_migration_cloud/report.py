@@ -225,17 +225,25 @@ def scenario(test, figures=None):
 
     ``figures(report)`` may add what only the cloud knows about one move
     (``qemu_downtime_ms`` from the source compute's log on a real
-    hypervisor); it returns a dict or None.
+    hypervisor, ``checks`` it made on its hosts); it returns a dict or
+    None. A failed check of the cloud fails the scenario.
     """
     reports = test.reports
-    extra = {}
+    extra, cloud_checks = {}, []
     for r in reports:
-        extra.update({k: v for k, v in ((figures(r) or {}) if figures
-                                        else {}).items() if v is not None})
+        found = dict((figures(r) or {}) if figures else {})
+        cloud_checks += found.pop('checks', None) or []
+        extra.update({k: v for k, v in found.items() if v is not None})
     checks = [{'name': c.get('name'), 'ok': c.get('ok'),
                'evidence': c.get('evidence')}
-              for r in reports for c in r.get('checks') or ()]
-    if test.status == 'FAIL' and not any(c['ok'] is False for c in checks):
+              for c in [c for r in reports for c in r.get('checks') or ()] +
+              cloud_checks]
+    status, reason = test.status, test.reason
+    failed = [c for c in cloud_checks if c.get('ok') is False]
+    if failed and status == 'pass':
+        status = 'FAIL'
+        reason = '%s: %s' % (failed[0].get('name'), failed[0].get('evidence'))
+    if status == 'FAIL' and not any(c['ok'] is False for c in checks):
         # The scenario failed outside the verifier's checks (setup, a
         # timeout): that is a failed check of its own, with its reason.
         checks.append({'name': 'scenario', 'ok': False,
@@ -243,7 +251,7 @@ def scenario(test, figures=None):
     seconds = _first(reports, 'seconds')
     return {
         'name': test.name,
-        'status': test.status,
+        'status': status,
         'kind': _first(reports, 'kind', 'type'),
         'source': _first(reports, 'source', 'source_host'),
         'destination': _destination(reports),
@@ -253,7 +261,7 @@ def scenario(test, figures=None):
                                       _first(reports, 'qemu_downtime_ms')),
         'guest_pause_ms': _first(reports, 'guest_pause_ms'),
         'checks': checks,
-        'reason': test.reason or None,
+        'reason': reason or None,
     }
 
 

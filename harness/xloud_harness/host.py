@@ -249,14 +249,8 @@ class Host(object):
         if not self._lacking_caps or self._lacking_caps[0] != features:
             self.start()   # libvirt probes the wrapper: a new cache
             self.stop()
-            edited = {}
-            for name, data in qemucaps.read(self.caps_dir).items():
-                text = data.decode()
-                blocked = lacking_qemu.models_with(
-                    features, lacking_qemu.tcg_models(text))
-                edited[name] = lacking_qemu.edit_caps(
-                    text, features, blocked).encode()
-            self._lacking_caps = (features, edited)
+            self._lacking_caps = (features, lacking_qemu.edited_caps(
+                qemucaps.read(self.caps_dir), features))
         qemucaps.write(self.caps_dir, self._lacking_caps[1])
         self.start()
 

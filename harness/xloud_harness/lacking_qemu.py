@@ -24,7 +24,8 @@ libvirt probes the wrapper afresh (its ctime differs), but the probe runs no
 ``-cpu``, so the new cache still says TCG has the features:
 :func:`edit_caps` makes it say what QEMU now does (the host CPU without them;
 every model QEMU expands with them unusable, QEMU itself naming which).
-:meth:`xloud_harness.host.Host.lack_cpu_features` puts it together.
+:meth:`xloud_harness.host.Host.lack_cpu_features` puts it together for the
+integration tier's hosts, the real cloud's hosts module for its own.
 """
 
 import json
@@ -61,7 +62,8 @@ def install(directory, features, qemu=QEMU):
     """
     os.makedirs(directory, exist_ok=True)
     binary = os.path.join(directory, os.path.basename(qemu))
-    if not os.path.exists(binary):
+    if not _same_file(qemu, binary):
+        # Copied again after an upgrade: the modules must match the binary.
         shutil.copy2(qemu, binary + '.tmp')
         os.rename(binary + '.tmp', binary)
     bundle = os.path.join(directory, 'qemu-bundle')
@@ -81,6 +83,14 @@ def install(directory, features, qemu=QEMU):
         os.chmod(wrapper + '.tmp', 0o755)
         os.rename(wrapper + '.tmp', wrapper)
     return wrapper
+
+
+def _same_file(original, copy):
+    try:
+        a, b = os.stat(original), os.stat(copy)
+    except FileNotFoundError:
+        return False
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
 def models_with(features, models, qemu=QEMU, timeout=60):
@@ -142,3 +152,28 @@ def edit_caps(caps_xml, features, blocked):
             lambda m: "%s'no'>\n%s  </cpu>\n" % (m.group(1), blockers),
             caps_xml)
     return caps_xml
+
+
+def lacks(caps_xml, features):
+    """True if ``caps_xml`` already says that TCG lacks ``features``."""
+    start = caps_xml.find("<hostCPU type='tcg'")
+    if start < 0:
+        return False
+    block = caps_xml[start:caps_xml.index('</hostCPU>', start)]
+    return all("<property name='%s' type='boolean' value='false'/>" % f
+               in block for f in features)
+
+
+def edited_caps(files, features, qemu=QEMU):
+    """A host's capability cache files ({name: bytes}), edited.
+
+    Each file as QEMU without ``features`` would have answered (see
+    :func:`edit_caps`); ``qemu`` (the real binary) names the models that
+    need them.
+    """
+    edited = {}
+    for name, data in files.items():
+        text = data.decode()
+        blocked = models_with(features, tcg_models(text), qemu=qemu)
+        edited[name] = edit_caps(text, features, blocked).encode()
+    return edited

@@ -16,7 +16,7 @@ What runs (real) and what stands in (named as such):
 
 - real: MariaDB and RabbitMQ (Debian's), keystone, placement, glance (file
   store), Barbican (the vTPM secrets), nova's API, conductor and scheduler,
-  five compute hosts each with its own libvirtd, QEMU (TCG), swtpm and an
+  six compute hosts each with its own libvirtd, QEMU (TCG), swtpm and an
   unmodified ``nova-compute``; the guest (a Linux kernel and a busybox init
   printing a heartbeat, on a bootable disk image in glance).
 - stand-ins: the network API (a stub: servers boot without ports), ``sudo``
@@ -28,13 +28,17 @@ The hosts (layout.HOSTS): xlc-a and xlc-b (Xloud driver) share their
 instances directory; xlc-c (Xloud) has a small ext4 of its own with
 layout.SMALL_FREE_MB free: enough for a block migration of the heartbeat
 guest's thin disk, not for the same disk allocated in full on xlc-d (Xloud,
-``preallocate_images = space``): the disk refusal is real; xlc-s runs
+``preallocate_images = space``): the disk refusal is real; xlc-e (Xloud)
+has a QEMU that really lacks ``popcnt``, which the guests' Nehalem CPU
+needs (its own guests run Penryn): the CPU refusal is real; xlc-s runs
 nova's stock ``libvirt.LibvirtDriver``.
 """
 
 import os
 import shutil
 import tempfile
+
+import libvirt
 
 from xloud_harness.heartbeat import disk as heartbeat_disk
 from xloud_harness import libvirtd
@@ -45,7 +49,7 @@ from xloud_harness import process
 
 from xloud_migration_cloud import cloud as fake_cloud
 from xloud_migration_cloud.real import control
-from xloud_migration_cloud.real import figures
+from xloud_migration_cloud.real import figures as figures_mod
 from xloud_migration_cloud.real import hosts as hosts_mod
 from xloud_migration_cloud.real import layout
 from xloud_migration_cloud.real import network
@@ -81,10 +85,30 @@ SCENARIO_OPTIONS = {
         # xlc-d preallocates: its server's 1 GiB disk does not fit on xlc-c.
         'disk_full_source_host': 'xlc-d',
         'disk_full_dest_host': 'xlc-c',
+        # xlc-e's QEMU lacks popcnt: xlc-a's Nehalem guests cannot run there.
+        'cpu_incompatible_dest_host': 'xlc-e',
         # The guest prints the heartbeat: never move it while it boots.
         'heartbeat_before_move_timeout': 120,
+        # A cold migration reboots it: under TCG on a busy 2-core machine
+        # its first heartbeat can take more than the default 10 s.
+        'heartbeat_timeout': 30,
     },
 }
+
+
+def _nothing_left(host, server):
+    """The check that a refused move left nothing on its destination."""
+    try:
+        left = host.traces_of(server)
+    except (libvirt.libvirtError, process.CommandError) as e:
+        return {'name': 'nothing-left-on-destination', 'ok': False,
+                'evidence': 'Cannot look on %s: %s' % (host.name, e)}
+    return {'name': 'nothing-left-on-destination', 'ok': not left,
+            'evidence': 'Host %s holds %s of server %s after the refusal.'
+            % (host.name, ', '.join(left), server) if left else
+            'Host %s holds no domain, libvirt secret, instance directory '
+            'or vTPM state of server %s (looked on the host).'
+            % (host.name, server)}
 
 
 class RealCloud(fake_cloud.CloudBase):
@@ -136,15 +160,24 @@ class RealCloud(fake_cloud.CloudBase):
         """What only this cloud knows of one move (for the report).
 
         QEMU's downtime of a live migration, from the statistics line its
-        source's XloudLibvirtDriver logged.
+        source's XloudLibvirtDriver logged; for a refused move, a check
+        that its destination holds nothing of the server (run after the
+        scenarios: the server is gone, so anything left is a leftover).
         """
-        source = {h.name: h for h in self.hosts}.get(report.get('source'))
-        if source is None or report.get('kind') != 'live-migration' or \
-                not report.get('server'):
+        hosts = {h.name: h for h in self.hosts}
+        server = report.get('server')
+        if not server:
             return None
-        stats = figures.for_instance(source.nova_log, report['server'])
-        return {'qemu_downtime_ms': stats.get('qemu_downtime_ms')} \
-            if stats else None
+        figures = {}
+        dest = hosts.get(report.get('requested_host'))
+        if report.get('refusal') and dest is not None:
+            figures['checks'] = [_nothing_left(dest, server)]
+        source = hosts.get(report.get('source'))
+        if source is not None and report.get('kind') == 'live-migration':
+            stats = figures_mod.for_instance(source.nova_log, server)
+            if stats:
+                figures['qemu_downtime_ms'] = stats.get('qemu_downtime_ms')
+        return figures or None
 
     def computes(self):
         return [{'host': h.name, 'driver': h.spec.driver, 'pid': h.nova_pid}

@@ -174,7 +174,8 @@ def nova_compute(ctx, spec, workdir):
             'live_migration_scheme': 'tcp',
             'live_migration_inbound_addr': spec.ip,
             'cpu_mode': 'custom',
-            'cpu_models': 'Nehalem',
+            'cpu_models': layout.LACKING_HOSTS.get(
+                spec.name, ((), layout.GUEST_CPU_MODEL))[1],
             'swtpm_enabled': True,
             'swtpm_user': 'root',
             'swtpm_group': 'root',

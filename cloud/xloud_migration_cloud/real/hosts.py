@@ -38,6 +38,12 @@ Instance storage (``[DEFAULT] instances_path``) per layout.HostSpec:
 ``local``
     A private directory (the machine's filesystem).
 
+A host of layout.LACKING_HOSTS runs QEMU through
+:mod:`xloud_harness.lacking_qemu`'s wrapper, bind-mounted over QEMU in its
+mount namespace only: every guest QEMU started there really lacks the
+features, and its libvirt says so (its capability cache edited once, then
+kept in layout.LACKING_QEMU_CACHE).
+
 Neither ``sudo`` nor ``ssh`` exist between the hosts; small shims in the
 computes' PATH stand in: ``sudo`` runs the command (nova runs as root here,
 with ``[workarounds] disable_rootwrap``), ``ssh HOST CMD`` runs CMD inside
@@ -50,6 +56,7 @@ import subprocess
 
 import libvirt
 
+from xloud_harness import lacking_qemu
 from xloud_harness import libvirtd
 from xloud_harness import mounts
 from xloud_harness import poll
@@ -112,6 +119,9 @@ class ComputeHost:
         self.holder = None
         self.nova = None
         self.loop_device = None
+        #: CPU features this host's QEMU lacks.
+        self.lacking = layout.LACKING_HOSTS.get(spec.name, ((), None))[0]
+        self.qemu_wrapper = None
 
     @property
     def nova_log(self):
@@ -133,7 +143,16 @@ class ComputeHost:
             [(layout.CONTROL_HOST, layout.CONTROL_IP)] +
             [(s.name, s.ip) for s in layout.HOSTS])
         # libvirt checks a warm cache and keeps it: no 8 s QEMU probe.
-        qemucaps.write(self.root + qemucaps.CAPS_DIR, qemucaps.load_warm())
+        caps = qemucaps.load_warm()
+        if self.lacking:
+            cache = layout.lacking_qemu_dir(self.lacking)
+            self.qemu_wrapper = lacking_qemu.install(cache, self.lacking)
+            caps = qemucaps.read(os.path.join(cache, 'capabilities')) or caps
+        qemucaps.write(self.caps_dir, caps)
+
+    @property
+    def caps_dir(self):
+        return self.root + qemucaps.CAPS_DIR
 
     def write_nova_conf(self, ctx):
         """nova-cpu.conf, once the control plane's addresses are known."""
@@ -162,6 +181,8 @@ class ComputeHost:
             open(path, 'w').close()
         binds = [(self.root + p, p)
                  for p in layout.PRIVATE_DIRS + layout.PRIVATE_FILES]
+        if self.qemu_wrapper:
+            binds.append((self.qemu_wrapper, lacking_qemu.QEMU))
         script = ['set -e', 'ip link set lo up', 'hostname ' + self.name]
         script += ['mount --bind %s %s' % (shlex.quote(s), shlex.quote(t))
                    for s, t in binds]
@@ -222,6 +243,54 @@ class ComputeHost:
                 conn.close()
         poll.wait_until(answers, timeout, 0.2,
                         what='libvirtd of ' + self.name)
+        if self.lacking and not self._caps_lack():
+            self._edit_caps()
+            poll.wait_until(answers, timeout, 0.2,
+                            what='libvirtd of ' + self.name)
+
+    def _caps_lack(self):
+        files = qemucaps.read(self.caps_dir)
+        return bool(files) and all(
+            lacking_qemu.lacks(data.decode(), self.lacking)
+            for data in files.values())
+
+    def _edit_caps(self):
+        """Make libvirt say what the wrapped QEMU lacks; keep that cache.
+
+        libvirt has just probed the wrapper (a new binary to it); the probe
+        runs no ``-cpu``, so its cache still has the features.
+        """
+        self.daemon.stop()
+        edited = lacking_qemu.edited_caps(qemucaps.read(self.caps_dir),
+                                          self.lacking)
+        qemucaps.write(self.caps_dir, edited)
+        qemucaps.write(os.path.join(layout.lacking_qemu_dir(self.lacking),
+                                    'capabilities'), edited)
+        self.daemon.start()
+
+    def traces_of(self, instance_uuid):
+        """What of instance ``instance_uuid`` this host holds (a list).
+
+        Its domain, its libvirt secrets, its instance directory (or a
+        resize copy) and its vTPM state.
+        """
+        found = []
+        conn = libvirt.open(self.uri)
+        try:
+            for dom in conn.listAllDomains():
+                if dom.UUIDString() == instance_uuid:
+                    found.append('domain %s' % dom.name())
+            for secret in conn.listAllSecrets():
+                if instance_uuid in (secret.usageID() or ''):
+                    found.append('libvirt secret %s' % secret.UUIDString())
+        finally:
+            conn.close()
+        paths = ' '.join('%s/%s*' % (d, instance_uuid) for d in (
+            layout.INSTANCES_PATH, '/var/lib/libvirt/swtpm'))
+        out = process.run(self.enter_argv() + [
+            'sh', '-c', 'ls -d %s 2>/dev/null; true' % paths]).stdout
+        found += out.split()
+        return found
 
     def start_nova_compute(self):
         env = dict(os.environ, PATH='%s:%s:%s' % (

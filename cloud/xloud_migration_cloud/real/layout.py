@@ -61,6 +61,7 @@ HOSTS = (
     HostSpec('xlc-c', '10.78.0.13', XLOUD_DRIVER, 'small'),
     HostSpec('xlc-d', '10.78.0.14', XLOUD_DRIVER, 'local'),
     HostSpec('xlc-s', '10.78.0.15', STOCK_DRIVER, 'local'),
+    HostSpec('xlc-e', '10.78.0.16', XLOUD_DRIVER, 'local'),
 )
 SMALL_FS_MB = 1536
 #: What the small host keeps free (a ballast file takes the rest): room for
@@ -70,6 +71,19 @@ SMALL_FS_MB = 1536
 SMALL_FREE_MB = 440
 #: Hosts with ``preallocate_images = space``.
 PREALLOCATING_HOSTS = ('xlc-d',)
+
+#: The guests' CPU model (``[libvirt] cpu_mode = custom``, ``cpu_models``);
+#: Nehalem has ``popcnt``.
+GUEST_CPU_MODEL = 'Nehalem'
+#: Hosts whose QEMU really lacks CPU features (xloud_harness.lacking_qemu:
+#: a wrapper bind-mounted over QEMU in the host), and the model their own
+#: guests run instead (Penryn has no ``popcnt``). A guest started on any
+#: other host cannot run there: Xloud's CPU pre-check refuses it.
+LACKING_HOSTS = {'xlc-e': (('popcnt',), 'Penryn')}
+#: Kept across runs, as libvirt's own cache: the wrapper (whose ctime
+#: libvirt's capability cache checks), the copy of QEMU it runs, and that
+#: cache edited to say what the wrapped QEMU lacks.
+LACKING_QEMU_CACHE = '/var/cache/xloud-cloud'
 
 #: The shared instances directory (real path) of the ``shared`` hosts.
 SHARED_INSTANCES = os.path.join(WORK_DIR, 'shared-instances')
@@ -98,3 +112,8 @@ def host_uuid(name):
 def veth(name):
     """(name inside the host, name on the bridge) of host ``name``'s veth."""
     return name + '-e', name + '-e-br'
+
+
+def lacking_qemu_dir(features):
+    return os.path.join(LACKING_QEMU_CACHE,
+                        'qemu-lacking-' + '-'.join(features))

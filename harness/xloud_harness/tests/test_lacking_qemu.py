@@ -73,6 +73,16 @@ class WrapperTest(testing.TestCase):
         lacking_qemu.install(self.dir, ['popcnt'], qemu='/bin/echo')
         self.assertEqual(before, os.stat(wrapper).st_ctime_ns)
 
+    def test_copy_follows_an_upgraded_binary(self):
+        qemu = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'qemu-system-x86_64')
+        for version in ('7.2', '7.2.1 upgraded'):
+            with open(qemu, 'w') as f:
+                f.write('#!/bin/sh\necho %s\n' % version)
+            os.chmod(qemu, 0o755)
+            wrapper = lacking_qemu.install(self.dir, ['popcnt'], qemu=qemu)
+            self.assertEqual(version + '\n', self.run_wrapper(wrapper))
+
 
 class CapsTest(testing.TestCase):
 
@@ -91,6 +101,16 @@ class CapsTest(testing.TestCase):
         self.assertIn("name='qemu64' typename='qemu64-x86_64-cpu' "
                       "usable='yes'/>", edited)
         self.assertEqual(['qemu64'], lacking_qemu.tcg_models(edited))
+
+    def test_lacks_tells_an_edited_cache_from_a_probed_one(self):
+        edited = lacking_qemu.edit_caps(CAPS, ['popcnt'],
+                                        {'Nehalem': ['popcnt']})
+        self.assertFalse(lacking_qemu.lacks(CAPS, ['popcnt']))
+        self.assertTrue(lacking_qemu.lacks(edited, ['popcnt']))
+        self.assertFalse(lacking_qemu.lacks(edited, ['popcnt', 'cmov']))
+        # Editing again changes nothing.
+        self.assertEqual(edited, lacking_qemu.edit_caps(
+            edited, ['popcnt'], {'Nehalem': ['popcnt']}))
 
     def test_qemu_names_the_models_that_have_a_feature(self):
         require(self, not missing_commands(lacking_qemu.QEMU),

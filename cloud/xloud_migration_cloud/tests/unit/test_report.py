@@ -196,6 +196,31 @@ class JSONReportTest(testing.TestCase):
             if r['migration']['id'] == 7 else None)
         self.assertEqual(12, data['scenarios'][0]['qemu_downtime_ms'])
 
+    def test_a_failed_check_of_the_cloud_fails_the_scenario(self):
+        refused = {'type': 'live-migration', 'source_host': 'cmp1',
+                   'requested_host': 'cmp3', 'server': 's1',
+                   'refusal': {'code': 'xloud.cpu.incompatible'},
+                   'checks': [{'name': 'refusal-code', 'ok': True,
+                               'evidence': 'carried'}]}
+        events = test_events(LIVE, 'success', 2, [
+            ('xloud-migration-9', json.dumps(refused).encode())])
+
+        def looked(ok):
+            return lambda r: {'checks': [{
+                'name': 'nothing-left-on-destination', 'ok': ok,
+                'evidence': 'cmp3 holds %s of %s' % (
+                    'nothing' if ok else 'domain instance-1', r['server'])}]}
+
+        [clean] = self.data(events, figures=looked(True))['scenarios']
+        self.assertEqual('pass', clean['status'])
+        self.assertEqual(['refusal-code', 'nothing-left-on-destination'],
+                         [c['name'] for c in clean['checks']])
+        [dirty] = self.data(events, figures=looked(False))['scenarios']
+        self.assertEqual('FAIL', dirty['status'])
+        self.assertEqual('nothing-left-on-destination: cmp3 holds domain '
+                         'instance-1 of s1', dirty['reason'])
+        self.assertEqual([True, False], [c['ok'] for c in dirty['checks']])
+
     def test_earlier_reports_still_give_source_and_destination(self):
         refused = {'type': 'live-migration', 'source_host': 'cmp1',
                    'requested_host': 'cmp3', 'host': 'cmp1',
