@@ -298,7 +298,13 @@ class RealCloud(fake_cloud.CloudBase):
         """Stop everything and remove it all.
 
         The logs are kept in the work directory when the caller gave one.
+        Stopped before it held the machine's lock (waiting for another
+        run's cloud, or timed out), it touches nothing of that cloud.
         """
+        if not self._lock.held:
+            if self.own_workdir and self.workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            return
         try:
             if self.control:
                 self.control.stop()
