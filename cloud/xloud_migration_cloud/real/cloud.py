@@ -89,9 +89,6 @@ SCENARIO_OPTIONS = {
         'cpu_incompatible_dest_host': 'xlc-e',
         # The guest prints the heartbeat: never move it while it boots.
         'heartbeat_before_move_timeout': 120,
-        # A cold migration reboots it: under TCG on a busy 2-core machine
-        # its first heartbeat can take more than the default 10 s.
-        'heartbeat_timeout': 30,
     },
 }
 
