@@ -329,6 +329,10 @@ class CloudBlocksTest(testing.TestCase):
         for host in sorted(HOSTS.values()):
             self.assertRegex(out, r'\| nova-compute +\| %s +\| nova +\| '
                              r'enabled +\| up +\|' % host)
+        out = self.ok('admin/prerequisites.rst',
+                      'openstack hypervisor show compute1')
+        self.assertRegex(out, r'\| hypervisor_type +\| QEMU +\|')
+        self.assertRegex(out, r'\| hypervisor_version +\| \d+ +\|')
 
     def test_operations_page(self):
         page = 'admin/operations.rst'

@@ -36,6 +36,8 @@ RUN = {
     ('install/index.rst', 'git clone '): 'test_wheel_from_a_checkout',
     ('install/index.rst', '/opt/nova/venv/bin/xloud-nova-ext check'):
         'test_check_says_nova_can_load_the_driver',
+    ('user/tempest.rst', 'tempest init ~/xloud-qa'):
+        'test_tempest_workspace',
 }
 #: The blocks test_cloud_blocks runs against the embedded cloud.
 _CLOUD = 'test_cloud_blocks.CloudBlocksTest.'
@@ -78,6 +80,8 @@ RUN.update({(page, start): _CLOUD + test for page, start, test in (
      'test_troubleshooting_page_names_the_refusal'),
     ('admin/prerequisites.rst',
      'openstack compute service list --service nova-compute',
+     'test_prerequisites_hosts_up_and_enabled'),
+    ('admin/prerequisites.rst', 'openstack hypervisor show compute1',
      'test_prerequisites_hosts_up_and_enabled'),
     ('admin/operations.rst',
      'openstack --os-compute-api-version 2.87 hypervisor show compute1',
@@ -169,3 +173,22 @@ class ShellBlocksTest(testing.TestCase):
             # The page's paths and nova's patch release are examples.
             fixed = re.split(r'/opt/nova|34\.0\.0|\(\.\.\.\)', shown)[0]
             self.assertTrue(real.startswith(fixed), (shown, real))
+
+    def test_tempest_workspace(self):
+        # A new home stands for the QA engineer's; tempest is the one tox
+        # installed with the plugin.
+        b = block('user/tempest.rst', 'tempest init ~/xloud-qa')
+        home = tempfile.mkdtemp(prefix='xloud-doc-home-')
+        self.addCleanup(shutil.rmtree, home, ignore_errors=True)
+        proc = bash('\n'.join(b.commands + ['pwd']), home,
+                    env=dict(os.environ, HOME=home))
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        workspace = os.path.join(home, 'xloud-qa')
+        self.assertEqual(workspace, proc.stdout.strip().splitlines()[-1])
+        # What the page says init writes: the conf, its log and lock dirs.
+        with open(os.path.join(workspace, 'etc', 'tempest.conf')) as f:
+            conf = f.read()
+        self.assertIn('log_dir = %s/logs' % workspace, conf)
+        self.assertIn('log_file = tempest.log', conf)
+        self.assertIn('lock_path = %s/tempest_lock' % workspace, conf)
+        self.assertTrue(os.path.isdir(os.path.join(workspace, 'logs')))
