@@ -62,22 +62,23 @@ def _body(lines, start, indent):
 def commands(body):
     """Commands of a console body: prompts, with their continuation lines.
 
+    A command goes on, as in bash, after a line ending with ``\\`` or
+    ``|``, and on the indented lines right below it (a loop's body).
     Returns (commands, output lines).
     """
     found, output = [], []
     current = None
     for line in body:
-        if current is not None:
+        if current is not None and (
+                current[-1].rstrip().endswith(('\\', '|')) or
+                line[:1].isspace() and line.strip()):
             current.append(line)
-            if not line.rstrip().endswith('\\'):
-                found.append('\n'.join(current))
-                current = None
-        elif _PROMPT.match(line):
-            text = line[2:]
-            if text.rstrip().endswith('\\'):
-                current = [text]
-            else:
-                found.append(text)
+            continue
+        if current is not None:
+            found.append('\n'.join(current))
+            current = None
+        if _PROMPT.match(line):
+            current = [line[2:]]
         elif line.strip():
             output.append(line)
     if current is not None:

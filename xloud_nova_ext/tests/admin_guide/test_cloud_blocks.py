@@ -25,6 +25,7 @@ name on ``compute1`` before its block runs. ``<migration id>`` and
 the previous command's output.
 """
 
+import json
 import os
 import re
 import time
@@ -342,3 +343,14 @@ class CloudBlocksTest(testing.TestCase):
         self.assertEqual('', self.ok(
             page, 'openstack server migration list --host compute1 '
             '--status running').strip())
+
+    def test_cpu_baseline_tool_page_hypervisors_file(self):
+        self.ok('admin/cpu-baseline-tool.rst',
+                'openstack --os-compute-api-version 2.87 hypervisor list')
+        with open(os.path.join(self.cloud.workdir, 'hypervisors.json')) as f:
+            hypervisors = json.load(f)
+        # One JSON list (what the tool reads), every hypervisor's cpu_info.
+        self.assertEqual(sorted(HOSTS.values()),
+                         sorted(h['service_host'] for h in hypervisors))
+        for hypervisor in hypervisors:
+            self.assertIn('model', hypervisor['cpu_info'])

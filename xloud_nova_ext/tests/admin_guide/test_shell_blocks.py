@@ -86,6 +86,9 @@ RUN.update({(page, start): _CLOUD + test for page, start, test in (
     ('admin/operations.rst',
      'openstack --os-compute-api-version 2.87 hypervisor show compute1',
      'test_operations_page'),
+    ('admin/cpu-baseline-tool.rst',
+     'openstack --os-compute-api-version 2.87 hypervisor list',
+     'test_cpu_baseline_tool_page_hypervisors_file'),
     ('admin/operations.rst',
      'openstack server migration list --host compute1 --status running',
      'test_operations_page'),
@@ -140,6 +143,15 @@ class ShellBlocksTest(testing.TestCase):
                           '    --host compute2 web-1', 'pip3 freeze > c.txt'],
                          found)
         self.assertEqual(['Complete'], output)
+        found, output = shell_blocks.commands([
+            '$ openstack hypervisor list -f value -c ID |',
+            '    while read id; do',
+            '        echo "$id"',
+            '    done > ids', 'done'])
+        self.assertEqual(['openstack hypervisor list -f value -c ID |\n'
+                          '    while read id; do\n        echo "$id"\n'
+                          '    done > ids'], found)
+        self.assertEqual(['done'], output)
 
     def test_wheel_from_a_checkout(self):
         # The page clones the project's repository, which CI cannot reach:
