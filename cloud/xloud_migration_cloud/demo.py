@@ -36,13 +36,14 @@ def _parser():
         prog='xloud-migration-demo', description=__doc__.splitlines()[0])
     parser.add_argument('--regex', default=DEFAULT_REGEX,
                         help='tempest test selection (default: %(default)s)')
-    parser.add_argument('--hypervisor', choices=('fake', 'libvirt'),
-                        default='fake',
-                        help='fake: nova\'s fake libvirt in one process '
-                             '(quick); libvirt: real libvirtd, QEMU and '
-                             'nova-compute processes on this machine '
-                             '(needs root and tools/install-debian-deps.sh; '
-                             'default: %(default)s)')
+    parser.add_argument('--hypervisor', choices=('auto', 'fake', 'libvirt'),
+                        default='auto',
+                        help='libvirt: real libvirtd, QEMU and nova-compute '
+                             'processes on this machine (needs root and '
+                             'tools/install-debian-deps.sh); fake: nova\'s '
+                             'fake libvirt in one process (quick); auto: '
+                             'libvirt where this machine can run it, else '
+                             'fake, saying why (default: %(default)s)')
     parser.add_argument('--concurrency', type=int,
                         help='tempest workers (default: 2, 1 with '
                              '--hypervisor libvirt)')
@@ -107,6 +108,13 @@ def main(argv=None):
     json_path = os.path.abspath(args.json or os.path.join(
         os.path.dirname(html), 'xloud-migration-report.json'))
     started = time.monotonic()
+    if args.hypervisor == 'auto':
+        from xloud_migration_cloud.real import layout
+        why = layout.unavailable()
+        if why:
+            print('--hypervisor fake: this machine cannot run the real '
+                  'cloud: %s' % why, file=sys.stderr, flush=True)
+        args.hypervisor = 'fake' if why else 'libvirt'
     if args.hypervisor == 'libvirt':
         from xloud_migration_cloud.real import cloud as real_cloud
         cloud = real_cloud.RealCloud(workdir=args.workdir)

@@ -21,9 +21,14 @@ once.
 
 import collections
 import os
+import shutil
 import uuid
 
 WORK_DIR = '/run/xloud-cloud'
+#: What the real cloud runs, from Debian packages
+#: (tools/install-debian-deps.sh).
+COMMANDS = ('libvirtd', 'qemu-system-x86_64', 'bindfs', 'mariadbd',
+            '/usr/lib/rabbitmq/bin/rabbitmq-server', 'rsync', 'swtpm')
 LOCK_FILE = '/run/xloud-cloud.lock'
 #: Namespace files of the hosts (a private bind mount of its own).
 NS_DIR = os.path.join(WORK_DIR, 'ns')
@@ -89,6 +94,18 @@ LACKING_QEMU_CACHE = '/var/cache/xloud-cloud'
 SHARED_INSTANCES = os.path.join(WORK_DIR, 'shared-instances')
 #: Backing files of the small hosts' filesystems.
 LOOP_DIR = os.path.join(WORK_DIR, 'loop')
+
+
+def unavailable():
+    """Why this machine cannot run the real cloud, or None if it can."""
+    if os.geteuid() != 0:
+        return 'it needs root (namespaces, mounts, a bridge)'
+    missing = [c for c in COMMANDS
+               if shutil.which(c) is None and not os.path.exists(c)]
+    if missing:
+        return 'missing %s: run tools/install-debian-deps.sh' % ', '.join(
+            missing)
+    return None
 
 
 def host_dir(name):

@@ -111,6 +111,8 @@ class Watcher(demo_run.Watcher):
 
 class LifecycleTest(demo_run.DemoRunMixin, testing.TestCase):
 
+    DEMO_ARGS = ('--hypervisor', 'fake')
+
     def watch(self, proc):
         return Watcher(proc.pid)
 

@@ -64,14 +64,9 @@ class RealCloudLifecycleTest(demo_run.DemoRunMixin, testing.TestCase):
 
     def setUp(self):
         super().setUp()
-        requirements.require(self, os.geteuid() == 0,
-                             'the real cloud needs root (namespaces, mounts)')
-        missing = requirements.missing_commands(
-            'libvirtd', 'qemu-system-x86_64', 'bindfs', 'mariadbd',
-            '/usr/lib/rabbitmq/bin/rabbitmq-server', 'rsync')
-        requirements.require(self, not missing,
-                             'missing %s: run tools/install-debian-deps.sh'
-                             % ', '.join(missing))
+        why = layout.unavailable()
+        requirements.require(self, why is None,
+                             'the real cloud cannot run here: %s' % why)
 
     def watch(self, proc):
         return _Watcher()
