@@ -26,6 +26,7 @@ import fixtures
 from nova import exception as nova_exc
 from nova import objects
 from nova.tests import fixtures as nova_fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_config import fixture as config_fixture
@@ -213,6 +214,49 @@ class DriverWiringTest(testing.TestCase):
                          self.order())
 
     # Live migration, source.
+
+    def nova_copy_fails(self, rolls_back=True, rollback_error=None):
+        """nova's live_migration as nova 34 ends when libvirt fails the copy.
+
+        Its watcher runs the rollback (``recover_method``), then the
+        worker's libvirt error is raised (the real cloud's fault cases
+        show it: destination libvirtd killed, network cut, disk full).
+        """
+        recover = mock.Mock(side_effect=rollback_error)
+
+        def nova_34(context, instance, dest, post_method, recover_method,
+                    block_migration, migrate_data):
+            if rolls_back:
+                recover_method(context, instance, dest, migrate_data)
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'internal error: client socket is closed',
+                error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+        self.nova('live_migration', side_effect=nova_34)
+        return recover
+
+    def test_copy_failure_that_nova_rolled_back_is_no_error(self):
+        recover = self.nova_copy_fails()
+
+        # Returns: the manager keeps the instance ACTIVE (not ERROR).
+        self.assertIsNone(self.driver.live_migration(
+            'ctx', self.instance, 'dest', 'post', recover, True, 'data'))
+        recover.assert_called_once_with('ctx', self.instance, 'dest', 'data')
+
+    def test_copy_failure_without_rollback_reaches_nova(self):
+        recover = self.nova_copy_fails(rolls_back=False)
+
+        self.assertRaises(fakelibvirt.libvirtError, self.driver.live_migration,
+                          'ctx', self.instance, 'dest', 'post', recover,
+                          True, 'data')
+        recover.assert_not_called()
+
+    def test_rollback_that_failed_reaches_nova(self):
+        recover = self.nova_copy_fails(rollback_error=KeyError('rollback'))
+
+        self.assertRaises(KeyError, self.driver.live_migration,
+                          'ctx', self.instance, 'dest', 'post', recover,
+                          True, 'data')
 
     def test_source_check_connection_nova_and_disk_inside_vtpm(self):
         self.nova('check_can_live_migrate_source', return_value='nova data')

@@ -25,7 +25,9 @@ module and is tested without this class:
   libvirt at the address nova will migrate to.
 
 Beside them, :mod:`.migration_stats` logs QEMU's own figures of each
-completed live migration on its source (never a refusal).
+completed live migration on its source (never a refusal), and
+:mod:`.rolled_back` keeps a live migration that nova rolled back from
+ending in ERROR.
 
 Each refuses a doomed migration before any memory or disk is copied, with a
 :class:`nova.exception.MigrationPreCheckError` that names cause and fix.
@@ -47,6 +49,7 @@ from xloud_nova_ext import exception
 from xloud_nova_ext import installation
 from xloud_nova_ext.virt.libvirt import failsafe
 from xloud_nova_ext.virt.libvirt import migration_stats
+from xloud_nova_ext.virt.libvirt import rolled_back
 from xloud_nova_ext import vtpm
 
 CONF = nova.conf.CONF
@@ -179,8 +182,10 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
                        recover_method, block_migration=False,
                        migrate_data=None):
         self._stats.live_migration(instance)
-        super().live_migration(context, instance, dest, post_method,
-                               recover_method, block_migration, migrate_data)
+        rollback = rolled_back.Rollback(recover_method)
+        with rolled_back.settled_by_rollback(instance, rollback):
+            super().live_migration(context, instance, dest, post_method,
+                                   rollback, block_migration, migrate_data)
 
     def post_live_migration(self, context, instance, block_device_info,
                             migrate_data=None):
