@@ -21,6 +21,7 @@ a case failed (or none ran), else 0.
 
 import os
 import re
+import signal
 import sys
 import time
 import unittest
@@ -62,9 +63,25 @@ def run_one(test):
     return not problems, row, problem
 
 
+def _terminate(signum, frame):
+    # Stopped like Ctrl-C: what the cases started is stopped too.
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    selected = cases(argv[0] if argv else None)
+    signal.signal(signal.SIGTERM, _terminate)
+    # Cases that share something costly (the real cloud) run last, so
+    # that it is stopped as soon as they are done.
+    selected = sorted(cases(argv[0] if argv else None),
+                      key=lambda t: getattr(t, 'RUN_LAST', False))
+    try:
+        return _run(selected)
+    finally:
+        case_mod.run_at_end()
+
+
+def _run(selected):
     held = failed = 0
     print('%-4s | %-48s | %-24s | %-22s | %s'
           % ('', 'fault', 'server ended', 'record', 'leftovers'))

@@ -22,6 +22,15 @@ Row = collections.namedtuple('Row', 'fault ended status leftovers')
 #: instance attributes when it ends.
 ROWS = {}
 
+#: Callables the runner calls once every case has run (stop what cases
+#: shared, e.g. the real cloud).
+AT_END = []
+
+
+def run_at_end():
+    while AT_END:
+        AT_END.pop()()
+
 
 class FaultCase(object):
     """Mix into a TestCase; each test method is one fault case.
