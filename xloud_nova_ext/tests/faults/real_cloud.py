@@ -88,13 +88,11 @@ def stop():
 
 def unavailable():
     """Why this machine cannot run the real cloud, or None."""
-    if os.geteuid() != 0:
-        return 'the real cloud needs root'
     try:
-        import xloud_migration_cloud.real.cloud  # noqa: F401
+        from xloud_migration_cloud.real import layout
     except ImportError as e:
         return 'the real cloud (cloud/) is not installed: %s' % e
-    return None
+    return layout.unavailable()
 
 
 class Cloud(object):
