@@ -20,7 +20,6 @@ import tempfile
 import time
 
 import fixtures
-import testtools
 from testtools import content
 
 from xloud_harness.heartbeat import build
@@ -64,7 +63,10 @@ class GuestConsole(object):
         return beats
 
 
-class TestHeartbeatGuest(GuestConsole, testtools.TestCase):
+class TestHeartbeatGuest(GuestConsole, testing.TestCase):
+    # Builds the guest (apt-get, on a fresh machine) and boots it twice
+    # under TCG, BOOT_TIMEOUT each.
+    TIMEOUT_SCALING_FACTOR = 4
 
     def setUp(self):
         super().setUp()
@@ -127,7 +129,9 @@ class TestHeartbeatGuest(GuestConsole, testtools.TestCase):
         self.assertNotEqual(ids[0], ids[1])
 
 
-class TestBuildCache(testtools.TestCase):
+class TestBuildCache(testing.TestCase):
+    # Builds the guest twice (apt-get, on a fresh machine).
+    TIMEOUT_SCALING_FACTOR = 4
 
     def test_a_new_build_removes_older_versions(self):
         require(self, not missing_commands('apt-get', 'dpkg-deb', 'cpio'),

@@ -21,17 +21,16 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-
-import testtools
 
 try:
     import amqp   # oslo.messaging's AMQP client
 except ImportError:
     amqp = None
 
+from xloud_harness import poll
 from xloud_harness.servers import mariadb
 from xloud_harness.servers import rabbitmq
+from xloud_harness import testing
 from xloud_harness.tests.requirements import missing_commands
 from xloud_harness.tests.requirements import require
 
@@ -45,8 +44,11 @@ def _listens(address, port):
         return s.connect_ex((address, port)) == 0
 
 
-class _ServerTest(testtools.TestCase):
+class _ServerTest(testing.TestCase):
     commands = ()
+    # Starts a database or broker (up to 120 s on a loaded machine), then
+    # stops and restarts it.
+    TIMEOUT_SCALING_FACTOR = 2
 
     def setUp(self):
         super().setUp()
@@ -69,12 +71,14 @@ class _ServerTest(testtools.TestCase):
                                     start_new_session=True)
             self.procs.append(proc)
             self.addCleanup(self.stop, proc)
-        deadline = time.monotonic() + timeout
-        while not server.ready():
+
+        def ready():
             for proc in self.procs:
                 self.assertIsNone(proc.poll(), 'a server process exited')
-            self.assertLess(time.monotonic(), deadline, 'not ready')
-            time.sleep(0.2)
+            return server.ready()
+
+        poll.wait_until(ready, timeout, interval=0.2,
+                        what='%s ready' % type(server).__name__)
 
     @staticmethod
     def stop(proc):

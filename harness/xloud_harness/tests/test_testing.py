@@ -34,6 +34,13 @@ SLOW = textwrap.dedent('''
 
         def test_quick(self):
             pass
+
+
+    class ScaledTest(testing.TestCase):
+        TIMEOUT_SCALING_FACTOR = 3
+
+        def test_sleeps_within_its_scaled_timeout(self):
+            time.sleep(1.5)
 ''')
 
 
@@ -59,6 +66,10 @@ class TimeoutTest(testing.TestCase):
         self.assertIn(b'TimeoutException', traceback)
         self.assertEqual('pass',
                          outcomes['test_slow.SlowTest.test_quick'].status)
+        # 1.5 s is past OS_TEST_TIMEOUT, within 3 times it.
+        self.assertEqual('pass', outcomes[
+            'test_slow.ScaledTest.test_sleeps_within_its_scaled_timeout']
+            .status)
 
     def test_timeout_from_the_environment(self):
         for value, expected in (('240', 240), ('2.5', 2), ('', 0),

@@ -26,7 +26,8 @@ import subprocess
 import sys
 
 import fixtures
-import testtools
+
+from xloud_harness import testing
 
 from xloud_nova_ext.tests import requirements
 
@@ -74,7 +75,7 @@ def section(path, name):
     return dict(parser.items(name))
 
 
-class PluginTestCase(testtools.TestCase):
+class PluginTestCase(testing.TestCase):
     """A scratch DEST with DevStack's nova.conf and tempest.conf."""
 
     #: Seconds run-phase.sh may take (the install phase runs pip).

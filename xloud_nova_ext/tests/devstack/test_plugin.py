@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-import testtools
+from xloud_harness import testing
 
 from xloud_nova_ext import conf
 from xloud_nova_ext.tests.devstack import base
@@ -295,7 +295,7 @@ def _tempest_options(test):
     return known | OTHER_PLUGINS_OPTIONS
 
 
-class ReadmeTest(testtools.TestCase):
+class ReadmeTest(testing.TestCase):
     """devstack/README.rst documents every setting, with its default."""
 
     def setUp(self):

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 
-import testtools
+from xloud_harness import testing
 
 from xloud_nova_ext.tests.devstack import base
 from xloud_nova_ext.tests import requirements
@@ -37,7 +37,7 @@ def shell_files():
     return sorted(found)
 
 
-class ShellTest(testtools.TestCase):
+class ShellTest(testing.TestCase):
 
     def test_the_plugin_files_are_found(self):
         # Guards the two tests below against checking nothing.
