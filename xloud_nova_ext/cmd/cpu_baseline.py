@@ -28,6 +28,7 @@ libvirt errors.
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -314,11 +315,36 @@ def as_text(report):
     return '\n'.join(out) + '\n'
 
 
+def _keep_probed_qemu(args, into_roots):
+    """Carry libvirt's probed QEMU capabilities between embedded roots.
+
+    Into every ``qemu:///embed`` root of this run before it is opened
+    (files it lacks), back into this user's cache after: a new root then
+    skips starting QEMU, seconds per emulator. libvirt checks each file
+    and probes again when QEMU, libvirt or the kernel changed. The cache
+    only saves time: when it cannot be read or written, nothing else
+    changes.
+    """
+    cache = inputs.capabilities_cache_dir()
+    for root in {inputs.embed_root(uri) for uri in args.uri + [args.connect]}:
+        if not root:
+            continue
+        caps = os.path.join(root, inputs.EMBED_CAPABILITIES)
+        try:
+            if into_roots:
+                inputs.copy_capabilities(cache, caps, replace=False)
+            else:
+                inputs.copy_capabilities(caps, cache)
+        except OSError:
+            pass
+
+
 def main(argv=None, stdout=None, stderr=None):
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     args = _parser().parse_args(argv)
     progress = Progress(not args.quiet, stderr)
+    _keep_probed_qemu(args, into_roots=True)
     try:
         report = build_report(args, progress)
     except exception.BaselineInputError as e:
@@ -327,6 +353,8 @@ def main(argv=None, stdout=None, stderr=None):
     except compare.libvirt_error() as e:
         stderr.write('%s: libvirt error: %s\n' % (PROG, compare.first_line(e)))
         return 1
+    finally:
+        _keep_probed_qemu(args, into_roots=False)
     if args.format == 'json':
         # Indented for people; one line for machines when it is big: only
         # json.dumps without indent runs in C (seconds for 10,000 hosts).

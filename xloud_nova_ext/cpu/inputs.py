@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 import threading
 import urllib.parse
@@ -176,10 +177,55 @@ class CachedConnection(object):
 EMBED_QEMU_CONF = 'user = "root"\ngroup = "root"\n'
 
 
+#: Where libvirt keeps an embedded root's probed QEMU capabilities.
+EMBED_CAPABILITIES = os.path.join('cache', 'qemu', 'capabilities')
+
+
+def embed_root(uri):
+    """The root directory of a ``qemu:///embed?root=DIR`` URI, else None."""
+    if not uri or not uri.startswith('qemu:///embed'):
+        return None
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get(
+        'root', [None])[0]
+
+
+def capabilities_cache_dir():
+    """This user's copy of libvirt's probed QEMU capabilities.
+
+    Kept between runs of the baseline tool, so that a new embedded root
+    does not start QEMU again (seconds per emulator). libvirt checks every
+    cache file against QEMU, libvirt and the kernel before use and probes
+    again when any of them changed: a stale copy costs time, never a wrong
+    answer.
+    """
+    base = (os.environ.get('XDG_CACHE_HOME') or
+            os.path.join(os.path.expanduser('~'), '.cache'))
+    return os.path.join(base, 'xloud-cpu-baseline', 'qemu-capabilities')
+
+
+def copy_capabilities(src, dst, replace=True):
+    """Copy libvirt's capabilities cache files (``*.xml``) from src to dst.
+
+    Each file atomically (a reader never sees half of one); with
+    ``replace=False`` a file dst already has is kept. A missing src copies
+    nothing.
+    """
+    names = os.listdir(src) if os.path.isdir(src) else ()
+    for name in names:
+        target = os.path.join(dst, name)
+        if not name.endswith('.xml') or (not replace and
+                                         os.path.exists(target)):
+            continue
+        os.makedirs(dst, mode=0o700, exist_ok=True)
+        tmp = os.path.join(dst, '.%s.%d' % (name, os.getpid()))
+        shutil.copyfile(os.path.join(src, name), tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+
+
 def prepare_embed_root(uri):
     """Give a ``qemu:///embed?root=DIR`` root a qemu.conf, if it has none."""
-    root = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get(
-        'root', [None])[0]
+    root = embed_root(uri)
     if not root or os.geteuid() != 0:
         return
     conf = os.path.join(root, 'etc', 'qemu.conf')

@@ -30,22 +30,29 @@ alone would have let through; our check refuses exactly these.
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from xml.etree import ElementTree as ET
 
+import fixtures
 from nova import conf as nova_conf
 from nova import objects
 from oslo_config import fixture as config_fixture
 
 from xloud_harness import guests
 from xloud_harness import nova_host
+from xloud_harness import testing
 
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext.cpu import compare
 from xloud_nova_ext.cpu import guard
+from xloud_nova_ext.cpu import inputs
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext import exception
 from xloud_nova_ext.tests.integration import base
+from xloud_nova_ext.tests import requirements
 
 try:
     import libvirt
@@ -292,3 +299,45 @@ class BaselineToolTest(base.IntegrationTestCase):
         guests.live_migrate(doms[self.a.name], self.b)
         self.assertTrue(self.open(self.b).lookupByName(
             'cpu-baseline-%s' % self.a.name).isActive())
+
+
+class ProbedQemuKeptTest(testing.TestCase):
+    """xloud-cpu-baseline keeps libvirt's probed QEMU for the next root."""
+
+    def _run(self, root):
+        subprocess.run(
+            [sys.executable, '-m', 'xloud_nova_ext.cmd.cpu_baseline',
+             '--uri', 'qemu:///embed?root=%s' % root, '--virt-type', 'qemu',
+             '--format', 'json', '--quiet'],
+            env=self.env, check=True, capture_output=True, timeout=180)
+
+    def test_a_copy_that_qemu_outdated_is_probed_again(self):
+        requirements.require(self, os.geteuid() == 0, 'needs root')
+        requirements.require(
+            self, not requirements.missing_commands('qemu-system-x86_64'),
+            'QEMU is not installed: run tools/install-debian-deps.sh')
+        tmp = self.useFixture(fixtures.TempDir()).path
+        self.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, 'c'))
+        self._run(os.path.join(tmp, 'first'))
+        kept = os.path.join(tmp, 'c', 'xloud-cpu-baseline',
+                            'qemu-capabilities')
+        x86 = [os.path.join(kept, n) for n in os.listdir(kept)
+               if '<emulator>/usr/bin/qemu-system-x86_64</emulator>'
+               in open(os.path.join(kept, n)).read()]
+        self.assertEqual(1, len(x86), os.listdir(kept))
+        with open(x86[0]) as f:
+            text = f.read()
+        ctime = re.search(r'<qemuctime>\d+</qemuctime>', text).group(0)
+        # As if QEMU had been upgraded since the copy was made.
+        with open(x86[0], 'w') as f:
+            f.write(text.replace(ctime, '<qemuctime>1</qemuctime>'))
+
+        second = os.path.join(tmp, 'second')
+        self._run(second)
+        # libvirt found the copy stale and probed QEMU again: the new root
+        # and the kept copy carry QEMU's real time stamp.
+        probed = os.path.join(second, inputs.EMBED_CAPABILITIES,
+                              os.path.basename(x86[0]))
+        for path in (probed, x86[0]):
+            with open(path) as f:
+                self.assertIn(ctime, f.read(), path)

@@ -26,6 +26,7 @@ from xloud_harness import testing
 
 from xloud_nova_ext.cmd import cpu_baseline
 from xloud_nova_ext.cpu import compare
+from xloud_nova_ext.cpu import inputs
 from xloud_nova_ext.cpu import xmlcpu
 from xloud_nova_ext.tests.fixtures import embedded_libvirt
 from xloud_nova_ext.tests.unit import test_cpu_compare
@@ -40,6 +41,11 @@ class ToolTestCase(testing.TestCase):
     def setUp(self):
         super().setUp()
         self.dir = self.useFixture(fixtures.TempDir()).path
+        # The tool keeps libvirt's probed QEMU capabilities in the user's
+        # cache: here, in this test's own.
+        self.cache = os.path.join(self.dir, 'cache')
+        self.useFixture(fixtures.EnvironmentVariable('XDG_CACHE_HOME',
+                                                     self.cache))
 
     def write(self, name, data):
         path = os.path.join(self.dir, name)
@@ -116,6 +122,30 @@ class RealLibvirtToolTest(ToolTestCase):
             for f in conf['cpu_model_extra_flags']})
         self.assertTrue(compare.compare(self.libvirt.conn, cpu, 'qemu',
                                         'x86_64').compatible)
+
+    def test_probed_qemu_kept_for_the_next_root(self):
+        caps = os.path.join(self.libvirt.root, inputs.EMBED_CAPABILITIES)
+        kept = inputs.capabilities_cache_dir()
+        # A file the next root lacks comes from the user's cache (libvirt
+        # names its files by emulator: this name is none of them).
+        os.makedirs(kept)
+        with open(os.path.join(kept, 'other-emulator.xml'), 'w') as f:
+            f.write('<qemuCaps/>')
+        self.addCleanup(os.remove, os.path.join(caps, 'other-emulator.xml'))
+        rc, out, err = self.run_tool(self.write('sky.xml', SKY),
+                                     *self.quiet)
+        self.assertEqual((0, ''), (rc, err), out)
+        self.assertTrue(os.path.exists(os.path.join(caps,
+                                                    'other-emulator.xml')))
+        # What libvirt probed in this root is kept for the next one.
+        probed = sorted(n for n in os.listdir(caps) if n.endswith('.xml'))
+        self.assertIn('other-emulator.xml', probed)
+        self.assertGreater(len(probed), 1)
+        self.assertEqual(probed, sorted(os.listdir(kept)))
+        for name in probed:
+            with open(os.path.join(caps, name), 'rb') as a, \
+                    open(os.path.join(kept, name), 'rb') as b:
+                self.assertEqual(a.read(), b.read(), name)
 
     def test_bad_inputs_one_line_naming_the_input(self):
         sky = self.write('sky.xml', SKY)

@@ -166,6 +166,42 @@ class URITest(testing.TestCase):
         self.assertEqual(('qemu', None),
                          inputs.choose_virt_type(conn, caps, 'x86_64'))
 
+    def test_embed_root_of_a_uri(self):
+        self.assertEqual('/r', inputs.embed_root('qemu:///embed?root=/r'))
+        for uri in ('qemu:///system', 'qemu:///embed', None):
+            self.assertIsNone(inputs.embed_root(uri), uri)
+
+    def test_capabilities_cache_in_the_users_cache_dir(self):
+        self.useFixture(fixtures.EnvironmentVariable('XDG_CACHE_HOME', '/c'))
+        self.assertEqual('/c/xloud-cpu-baseline/qemu-capabilities',
+                         inputs.capabilities_cache_dir())
+
+    def test_copy_capabilities(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        src, dst = os.path.join(tmp, 'src'), os.path.join(tmp, 'a', 'dst')
+        # Nothing to copy yet: no error, nothing created.
+        inputs.copy_capabilities(src, dst)
+        self.assertFalse(os.path.exists(dst))
+        os.mkdir(src)
+        for name, text in (('a.xml', 'new a'), ('b.xml', 'new b'),
+                           ('notes.txt', 'not libvirt\'s')):
+            with open(os.path.join(src, name), 'w') as f:
+                f.write(text)
+        os.makedirs(dst)
+        with open(os.path.join(dst, 'a.xml'), 'w') as f:
+            f.write('own a')
+
+        def files():
+            return {n: open(os.path.join(dst, n)).read()
+                    for n in os.listdir(dst)}
+
+        inputs.copy_capabilities(src, dst, replace=False)
+        self.assertEqual({'a.xml': 'own a', 'b.xml': 'new b'}, files())
+        self.assertEqual(0o600, os.stat(os.path.join(dst, 'b.xml')).st_mode
+                         & 0o777)
+        inputs.copy_capabilities(src, dst)
+        self.assertEqual({'a.xml': 'new a', 'b.xml': 'new b'}, files())
+
     def test_embedded_root_gets_a_qemu_conf_that_runs_qemu_as_root(self):
         root = self.useFixture(fixtures.TempDir()).path
         uri = 'qemu:///embed?root=%s' % root
