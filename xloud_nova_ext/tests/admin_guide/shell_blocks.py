@@ -20,15 +20,20 @@ one is either run by a doc test or says, in its caption, why it is not::
        :caption: Not run by the doc tests: needs a cloud
 
 so that the reason is in the page, where a reader sees it.
+
+The tests that run blocks are in several tiers, each where the block's
+environment is (:data:`RUN`); this module imports nothing beyond the
+standard library, so that every tier's environment can read the pages.
 """
 
 import collections
 import os
 import re
+import subprocess
 
-from xloud_nova_ext.tests.admin_guide import refusals
-
-SOURCE = os.path.join(refusals.TOP, 'doc', 'source')
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+SOURCE = os.path.join(TOP, 'doc', 'source')
 #: The operator's guide (install/, admin/) and the QA engineer's (user/).
 GUIDES = ('install', 'admin', 'user')
 NOT_RUN = 'Not run by the doc tests:'
@@ -132,3 +137,110 @@ def not_run_reason(block):
     if block.caption.startswith(NOT_RUN):
         return block.caption[len(NOT_RUN):].strip()
     return None
+
+
+#: (page, start of the first command) of the blocks that tests run: the
+#: test (its id under the tier's package of xloud_nova_ext.tests), after
+#: its tier where that is not admin-guide.
+TIERS = {'admin-guide': 'admin_guide', 'install-matrix': 'install',
+         'integration': 'integration'}
+RUN = {
+    ('install/index.rst', 'git clone '):
+        'test_shell_blocks.ShellBlocksTest.test_wheel_from_a_checkout',
+    ('install/index.rst', '/opt/nova/venv/bin/xloud-nova-ext check'):
+        'test_shell_blocks.ShellBlocksTest.'
+        'test_check_says_nova_can_load_the_driver',
+    ('user/tempest.rst', 'tempest init ~/xloud-qa'):
+        'test_shell_blocks.ShellBlocksTest.test_tempest_workspace',
+}
+#: The blocks test_cloud_blocks runs against the embedded cloud.
+_CLOUD = 'test_cloud_blocks.CloudBlocksTest.'
+RUN.update({(page, start): _CLOUD + test for page, start, test in (
+    ('admin/maintenance.rst', 'openstack compute service set --disable',
+     'test_maintenance_page_drains_a_host'),
+    ('admin/maintenance.rst',
+     'openstack server list --all-projects --host compute1 \\',
+     'test_maintenance_page_drains_a_host'),
+    ('admin/maintenance.rst', 'xloud-drain-host compute1',
+     'test_maintenance_page_drains_a_host'),
+    ('admin/maintenance.rst',
+     'openstack server list --all-projects --host compute1',
+     'test_maintenance_page_drains_a_host'),
+    ('admin/maintenance.rst', 'openstack compute service set --enable',
+     'test_maintenance_page_drains_a_host'),
+    ('admin/cli.rst', 'export OS_COMPUTE_API_VERSION=',
+     'test_cli_page_live_migrations'),
+    ('admin/cli.rst', 'openstack server migrate --live-migration --wait',
+     'test_cli_page_live_migrations'),
+    ('admin/cli.rst',
+     'openstack server migrate --live-migration --host compute2',
+     'test_cli_page_live_migrations'),
+    ('admin/cli.rst', 'openstack server migration list --server web-1',
+     'test_cli_page_live_migrations'),
+    ('admin/cli.rst', 'openstack server migrate --wait web-1',
+     'test_cli_page_cold_migrations'),
+    ('admin/cli.rst', 'openstack server migration confirm web-1',
+     'test_cli_page_cold_migrations'),
+    ('admin/cli.rst', 'openstack server migration revert web-1',
+     'test_cli_page_cold_migrations'),
+    ('admin/verification.rst', 'openstack server show web-1 \\',
+     'test_verification_page_after_a_live_migration'),
+    ('admin/verification.rst',
+     'openstack server migration list --server web-1',
+     'test_verification_page_after_a_live_migration'),
+    ('admin/verification.rst', 'openstack server event list web-1',
+     'test_verification_page_after_a_live_migration'),
+    ('admin/troubleshooting.rst', 'openstack server event list web-1',
+     'test_troubleshooting_page_names_the_refusal'),
+    ('admin/prerequisites.rst',
+     'openstack compute service list --service nova-compute',
+     'test_prerequisites_hosts_up_and_enabled'),
+    ('admin/prerequisites.rst', 'openstack hypervisor show compute1',
+     'test_prerequisites_hosts_up_and_enabled'),
+    ('admin/operations.rst',
+     'openstack --os-compute-api-version 2.87 hypervisor show compute1',
+     'test_operations_page'),
+    ('admin/cpu-baseline-tool.rst',
+     'openstack --os-compute-api-version 2.87 hypervisor list',
+     'test_cpu_baseline_tool_page_hypervisors_file'),
+    ('admin/operations.rst',
+     'openstack server migration list --host compute1 --status running',
+     'test_operations_page'),
+)})
+
+
+_LAYOUTS = ('install-matrix: test_layouts.WheelLayoutsTest.'
+            'test_virtualenv_uninstall_and_split_site_dirs')
+RUN.update({
+    ('install/index.rst', '/opt/nova/venv/bin/pip install'): _LAYOUTS,
+    ('install/index.rst', '/opt/nova/venv/bin/pip uninstall'): _LAYOUTS,
+    ('install/index.rst', 'pip3 freeze > distribution-constraints.txt'):
+        _LAYOUTS,
+})
+
+
+def test_of(key):
+    """(tier, dotted name of the test) that runs the block of ``key``."""
+    tier, _, test = RUN[key].rpartition(': ')
+    tier = tier or 'admin-guide'
+    return tier, 'xloud_nova_ext.tests.%s.%s' % (TIERS[tier], test)
+
+
+def key_of(block):
+    """The RUN key of a block: the longest start its first command has."""
+    starts = [(page, start) for page, start in RUN
+              if block.page == page and block.commands and
+              block.commands[0].startswith(start)]
+    return max(starts, key=lambda key: len(key[1]), default=None)
+
+
+def block(page, start):
+    found = [b for b in all_blocks()
+             if key_of(b) == (page, start)]
+    assert len(found) == 1, (page, start, found)
+    return found[0]
+
+
+def bash(script, cwd, env=None):
+    return subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
+                          cwd=cwd, env=env, capture_output=True, text=True)

@@ -36,7 +36,7 @@ from xloud_harness import testing
 from xloud_migration_cloud import cloud as cloud_mod
 from xloud_migration_cloud import tempest_workspace
 
-from xloud_nova_ext.tests.admin_guide import test_shell_blocks
+from xloud_nova_ext.tests.admin_guide import shell_blocks
 
 HOSTS = {'compute%d' % n: 'cmp%d' % n for n in (1, 2, 3, 4)}
 MICROVERSION = '2.74'
@@ -151,7 +151,7 @@ class CloudBlocksTest(testing.TestCase):
         ``fill`` gives the values of the page's ``<placeholders>``
         (``migration_id`` for ``<migration id>``).
         """
-        block = test_shell_blocks.block(page, start)
+        block = shell_blocks.block(page, start)
         script = on_cloud('\n'.join(block.commands))
         for name, value in fill.items():
             script = script.replace('<%s>' % name.replace('_', ' '),
@@ -159,9 +159,8 @@ class CloudBlocksTest(testing.TestCase):
         self.assertNotIn('<', re.sub(r"'[^']*'", '', script), script)
         if page == CLI_PRELUDE[0]:
             script = '\n'.join(
-                test_shell_blocks.block(*CLI_PRELUDE).commands + [script])
-        return test_shell_blocks.bash(script, self.cloud.workdir,
-                                      env=self.env())
+                shell_blocks.block(*CLI_PRELUDE).commands + [script])
+        return shell_blocks.bash(script, self.cloud.workdir, env=self.env())
 
     def ok(self, page, start, **fill):
         proc = self.run_block(page, start, **fill)
@@ -260,12 +259,12 @@ class CloudBlocksTest(testing.TestCase):
         # The block's two commands are alternatives: each runs on its own
         # web-1, booted on compute1, and leaves it in VERIFY_RESIZE; the
         # first is then confirmed, the second reverted.
-        commands = test_shell_blocks.block(
+        commands = shell_blocks.block(
             page, 'openstack server migrate --wait web-1').commands
         for command, then in zip(commands, ('confirm', 'revert')):
             web = self.boot('web-1')
-            proc = test_shell_blocks.bash(
-                '\n'.join(test_shell_blocks.block(*CLI_PRELUDE).commands +
+            proc = shell_blocks.bash(
+                '\n'.join(shell_blocks.block(*CLI_PRELUDE).commands +
                           [on_cloud(command)]),
                 self.cloud.workdir, env=self.env())
             self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
