@@ -170,9 +170,9 @@ class CPUGuard(object):
     def __init__(self, host, conf=CONF):
         self._host = host
         self._conf = conf
-        #: The host name nova's compute manager gives init_host: [DEFAULT]
-        #: host, as nova names this host.
-        self._hostname = None
+        #: This host as nova names it ([DEFAULT] host), read once at start
+        #: as nova's compute manager reads it.
+        self.host = conf.host
         self._warned_no_support = False
         self._domcaps = hypervisor.DomainCapabilities(host)
         #: (domain capabilities it was read from, host-model CPU or None)
@@ -180,17 +180,12 @@ class CPUGuard(object):
 
     # Start-up
 
-    @property
-    def hostname(self):
-        return self._hostname or self._conf.host
-
-    def init_host(self, hostname):
+    def init_host(self):
         """Raise CPUModelsUnusable unless every ``cpu_models`` runs here.
 
         Adds to nova's own start-up check: it runs for ``qemu`` too, passes
         virt type, arch and machine type, and names missing features.
         """
-        self._hostname = hostname
         self._log_nova_checks()
         libvirt_conf = self._conf.libvirt
         if (not self._conf.xloud.validate_cpu_models_on_startup or
@@ -226,7 +221,7 @@ class CPUGuard(object):
         if unusable:
             raise exception.CPUModelsUnusable(
                 models=', '.join(m for m, _ in unusable),
-                host=self.hostname,
+                host=self.host,
                 detail='; '.join('%s: %s' % u for u in unusable))
 
     def _log_nova_checks(self):
@@ -285,7 +280,7 @@ class CPUGuard(object):
                         'guest CPU %(cpu)s here: %(error)s', {
                             'cpu': cpu.describe(), 'error': verdict.detail},
                         instance=instance)
-            raise exception.CPUCheckFailed(host=self.hostname,
+            raise exception.CPUCheckFailed(host=self.host,
                                            detail=verdict.detail)
         if not verdict.compatible:
             self._refuse(instance, cpu, origin, virt_type, arch, machine,
@@ -295,7 +290,7 @@ class CPUGuard(object):
 
     def _refuse(self, instance, cpu, origin, virt_type, arch, machine,
                 verdict):
-        host = self.hostname
+        host = self.host
         LOG.warning('Refusing the live migration to %(host)s: its '
                     '%(virt_type)s hypervisor cannot run the guest CPU '
                     '%(cpu)s (%(origin)s; arch %(arch)s, machine type '
@@ -355,7 +350,7 @@ class CPUGuard(object):
         if cpu is not None and (cpu.mode != xmlcpu.CUSTOM or not cpu.model):
             cpu = None
         if (write_record(instance.system_metadata, cpu, machine,
-                         self.hostname) and save):
+                         self.host) and save):
             instance.save()
 
     def update_available_resource(self, resources):

@@ -133,8 +133,8 @@ class DiskGuard(object):
     def __init__(self, host, conf=CONF, fs=None, run_remote=None):
         self._host = host
         self._conf = conf
-        #: This host as nova names it (the compute manager reads it once at
-        #: start too).
+        #: This host as nova names it ([DEFAULT] host), read once at start
+        #: as nova's compute manager reads it.
         self.host = conf.host
         self.fs = fs or space.LocalFS()
         self.run_remote = run_remote or ssh_run

@@ -95,6 +95,9 @@ class VTPMGuard(object):
     def __init__(self, host, conf=CONF):
         self._host = host
         self._conf = conf
+        #: This host as nova names it ([DEFAULT] host), read once at start
+        #: as nova's compute manager reads it.
+        self.host = conf.host
         self._km = keymgr.KeyManager(conf)
         # Instance UUID -> _Pending, until pre_live_migration.
         self._pending = {}
@@ -478,7 +481,7 @@ class VTPMGuard(object):
                 instance = objects.Instance.get_by_uuid(ctxt, uuid)
             except nova_exc.InstanceNotFound:
                 instance = None
-            if instance is not None and instance.host == self._conf.host:
+            if instance is not None and instance.host == self.host:
                 self._arrivals.pop(uuid, None)  # it arrived
             elif (instance is not None and
                     instance.task_state == task_states.MIGRATING):
@@ -509,7 +512,7 @@ class VTPMGuard(object):
                         secret_uuid=secret_uuid)
                 if e.outcome == keymgr.UNREACHABLE:
                     raise exception.KeyManagerUnreachable(
-                        host=self._conf.host, detail=e.summary)
+                        host=self.host, detail=e.summary)
                 tried.append(who)
         LOG.warning('No credentials this host may use can read vTPM secret '
                     '%(uuid)s (%(security)s secret security; tried: '
@@ -517,7 +520,7 @@ class VTPMGuard(object):
                                     'tried': ', '.join(tried) or 'none'},
                     instance=instance)
         raise exception.VTPMSecretForbidden(
-            host=self._conf.host, security=security,
+            host=self.host, security=security,
             remedy=_REMEDY.get(security, _REMEDY['user']))
 
     def _readers(self, context, security):

@@ -247,9 +247,9 @@ class CPUCheckTest(base.IntegrationTestCase):
                     group='libvirt')
         on_a = guard.CPUGuard(nova_host.LibvirtHost(self.open(self.a)))
         on_b = guard.CPUGuard(nova_host.LibvirtHost(self.open(self.b)))
-        on_a.init_host(self.a.name)
+        on_a.init_host()
         e = self.assertRaises(exception.CPUModelsUnusable,
-                              on_b.init_host, self.b.name)
+                              on_b.init_host)
         self.assertIn('Nehalem: missing popcnt', str(e))
         self.assertNotIn('Penryn:', str(e))
 

@@ -465,7 +465,7 @@ class StartupTest(GuardTestCase):
                                 'Nehalem'],
                     cpu_model_extra_flags=['+vmx', '-pku'])
         e = self.assertRaises(exception.CPUModelsUnusable,
-                              self.guard.init_host, 'dest')
+                              self.guard.init_host)
         self.assertIn('cpu_models Cascadelake-Server cannot run on host '
                       'dest: Cascadelake-Server: missing avx512bw', str(e))
         self.assertNotIn('pku', str(e))
@@ -479,7 +479,7 @@ class StartupTest(GuardTestCase):
         self.config(cpu_models=['Nehalem', 'Westmere'])
         self.host.conn.hidden_models = {'Westmere'}
         e = self.assertRaises(exception.CPUModelsUnusable,
-                              self.guard.init_host, 'dest')
+                              self.guard.init_host)
         self.assertIn('cpu_models Westmere cannot run on host dest: '
                       'Westmere: its hypervisor does not support CPU model '
                       'Westmere.', str(e))
@@ -487,15 +487,15 @@ class StartupTest(GuardTestCase):
     def test_qemu_virt_type_is_checked_too(self):
         self.config(virt_type='qemu', cpu_models=['Cascadelake-Server'])
         self.assertRaises(exception.CPUModelsUnusable,
-                          self.guard.init_host, 'dest')
+                          self.guard.init_host)
         self.assertEqual('qemu', self.host.conn.cpu_compare_calls[0][3])
 
     def test_not_custom_or_off_checks_nothing(self):
         self.config(cpu_mode='host-model', cpu_models=[])
-        self.guard.init_host('dest')
+        self.guard.init_host()
         self.config(cpu_models=['Cascadelake-Server'])
         self.conf.config(validate_cpu_models_on_startup=False, group='xloud')
-        self.guard.init_host('dest')
+        self.guard.init_host()
         self.assertEqual([], self.host.conn.cpu_compare_calls)
 
     def test_novas_own_checks_are_left_as_the_operator_set_them(self):
@@ -505,7 +505,7 @@ class StartupTest(GuardTestCase):
             self.conf.config(skip_cpu_compare_on_dest=skip,
                              skip_cpu_compare_at_startup=skip,
                              group='workarounds')
-            self.guard.init_host('dest')
+            self.guard.init_host()
             self.assertIs(skip, CONF.workarounds.skip_cpu_compare_on_dest)
             self.assertIs(skip, CONF.workarounds.skip_cpu_compare_at_startup)
         # Said once per start while both checks run, with the way out.
@@ -520,7 +520,7 @@ class StartupTest(GuardTestCase):
         self.host.conn.compare_error = fake_cpu.error(
             'Cannot recv data: Connection reset by peer',
             fakelibvirt.VIR_ERR_SYSTEM_ERROR)
-        self.guard.init_host('dest')
+        self.guard.init_host()
         self.assertIn('Cannot check [libvirt] cpu_models Nehalem now',
                       logger.output)
 

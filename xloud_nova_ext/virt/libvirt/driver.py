@@ -74,8 +74,9 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
         super().__init__(virtapi, read_only)
         self._vtpm = failsafe.Failsafe(
             'vTPM', vtpm.VTPMGuard(self._host, CONF), refuse=VTPM_REFUSES)
-        self._disk = failsafe.Failsafe('disk', disk.DiskGuard(self._host))
-        self._cpu = failsafe.Failsafe('CPU', cpu.CPUGuard(self._host))
+        self._disk = failsafe.Failsafe('disk',
+                                       disk.DiskGuard(self._host, CONF))
+        self._cpu = failsafe.Failsafe('CPU', cpu.CPUGuard(self._host, CONF))
         self._stats = failsafe.Failsafe(
             'migration statistics',
             migration_stats.MigrationStats(self._host))
@@ -89,7 +90,7 @@ class XloudLibvirtDriver(libvirt_driver.LibvirtDriver):
     def init_host(self, host):
         super().init_host(host)
         self._vtpm.init_host()
-        self._cpu.init_host(host)
+        self._cpu.init_host()
 
     def get_available_resource(self, nodename):
         # Periodic: drop disk reservations and pre-checked vTPM values of
