@@ -25,10 +25,22 @@ directory, so the driver's shared-storage probe is answered per host pair.
 CPUs: every host has the fixture's default CPU, but ``old_cpu_hosts`` have
 an older generation (:mod:`xloud_harness.fake_cpu`), which cannot run the
 others' host-model guests.
+
+Workload: a guest of the flavor named :data:`DIRTY_MEMORY_FLAVOR` writes
+its memory faster than a live migration copies it, so its live migration
+does not converge: it stays running until nova forces it to complete
+(pauses the guest, after which it ends) or aborts it (libvirt's abortJob),
+as under libvirt. Every other migration ends at once.
 """
 
+import time
+
+import fixtures
 from keystoneauth1 import loading as ks_loading
 import nova.conf
+from nova import context as nova_context
+from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
 from oslo_utils import units
 
 from xloud_harness import fake_cpu
@@ -39,6 +51,55 @@ from xloud_migration_cloud import fake_disks
 CONF = nova.conf.CONF
 
 DEFAULT_FREE_DISK = 100 * units.Gi
+
+#: Live migrations of this flavor's guests run until forced or aborted.
+DIRTY_MEMORY_FLAVOR = 'dirty-memory'
+#: ... or until this many seconds, a safety net (then they fail).
+NO_CONVERGENCE_LIMIT = 300
+#: libvirt's VIR_ERR_OPERATION_ABORTED (fakelibvirt lacks it).
+_OPERATION_ABORTED = 78
+
+
+def _flavor_of(domain):
+    # fakelibvirt keeps no <metadata> in a domain's XML: ask nova's database.
+    instance = objects.Instance.get_by_uuid(
+        nova_context.get_admin_context(), domain.UUIDString(),
+        expected_attrs=['flavor'])
+    return instance.flavor.name
+
+
+def _abort_job(domain):
+    """libvirt's abortJob: cancels the domain's running job, if any."""
+    if domain._job_type != fakelibvirt.VIR_DOMAIN_JOB_UNBOUNDED:
+        raise fakelibvirt.make_libvirtError(
+            fakelibvirt.libvirtError,
+            'Requested operation is not valid: no job is active on the '
+            'domain', error_code=fakelibvirt.VIR_ERR_OPERATION_INVALID,
+            error_domain=fakelibvirt.VIR_FROM_QEMU)
+    domain.xloud_abort_requested = True
+
+
+def _run_until_paused_or_aborted(domain):
+    """A migration that does not converge while the guest runs."""
+    domain._job_type = fakelibvirt.VIR_DOMAIN_JOB_UNBOUNDED
+    deadline = time.monotonic() + NO_CONVERGENCE_LIMIT
+    while domain.info()[0] != fakelibvirt.VIR_DOMAIN_PAUSED:
+        if getattr(domain, 'xloud_abort_requested', False):
+            domain.xloud_abort_requested = False
+            domain._job_type = fakelibvirt.VIR_DOMAIN_JOB_CANCELLED
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'operation aborted: migration out job: canceled by client',
+                error_code=_OPERATION_ABORTED,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
+        if time.monotonic() > deadline:
+            domain.fail_job()
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'migration did not converge in %d s' % NO_CONVERGENCE_LIMIT,
+                error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
+        time.sleep(0.2)
 
 
 class NovaCloud(fake_cpu.FakeCPUHostsMixin,
@@ -71,9 +132,21 @@ class NovaCloud(fake_cpu.FakeCPUHostsMixin,
         self.useFixture(nova_fakelibvirt.SwtpmHosts())
         self._use_key_manager()
         super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.abortJob', _abort_job))
+        # nova's production default (its test fixture raises instead):
+        # nova 34's schema of a running migration wants every byte count
+        # >= 1, while libvirt reports 0 disk bytes for a live migration on
+        # shared storage; production logs that, and answers.
+        self.flags(response_validation='warn', group='api')
         self._probe_files = {}
         for hostname in self.COMPUTES:
             self._answer_storage_probe(hostname)
+
+    def _migrate_stub(self, domain, destination, params, flags):
+        if _flavor_of(domain) == DIRTY_MEMORY_FLAVOR:
+            _run_until_paused_or_aborted(domain)
+        super()._migrate_stub(domain, destination, params, flags)
 
     def _use_key_manager(self):
         keystone = self.config['keystone_url']

@@ -177,6 +177,11 @@ RUN.update({(page, start): _CLOUD + test for page, start, test in (
      'test_cli_page_live_migrations'),
     ('admin/cli.rst', 'openstack server migration list --server web-1',
      'test_cli_page_live_migrations'),
+    ('admin/cli.rst', 'openstack server migration show web-1',
+     'test_cli_page_migration_in_progress'),
+    ('admin/prerequisites.rst',
+     'openstack server migration list --host compute2 --status running',
+     'test_cli_page_migration_in_progress'),
     ('admin/cli.rst', 'openstack server migrate --wait web-1',
      'test_cli_page_cold_migrations'),
     ('admin/cli.rst', 'openstack server migration confirm web-1',
@@ -216,6 +221,19 @@ RUN.update({
     ('install/index.rst', '/opt/nova/venv/bin/pip uninstall'): _LAYOUTS,
     ('install/index.rst', 'pip3 freeze > distribution-constraints.txt'):
         _LAYOUTS,
+})
+_HOST = 'integration: test_guide_blocks.GuideBlocksOnAHostTest.'
+RUN.update({
+    ('admin/prerequisites.rst', 'virsh version'):
+        _HOST + 'test_prerequisites_hypervisor_versions',
+    ('admin/cpu-baseline-tool.rst', 'xloud-cpu-baseline --uri qemu+ssh://'):
+        _HOST + 'test_cpu_baseline_of_one_host_over_ssh',
+    ('admin/cpu-baseline-tool.rst',
+     'xloud-cpu-baseline --connect qemu+ssh://'):
+        _HOST + 'test_cpu_baseline_of_the_hypervisors_file_over_ssh',
+    ('admin/verification.rst', "grep -h 'xloud-migration-stats'"):
+        'integration: test_migration_stats.MigrationStatsTest.'
+        'test_real_live_migration_logs_qemu_figures',
 })
 
 

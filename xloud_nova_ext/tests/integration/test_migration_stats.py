@@ -20,6 +20,7 @@ functional tier runs the hooks through nova).
 """
 
 import logging
+import os
 import threading
 
 import fixtures
@@ -30,6 +31,7 @@ from testtools import content
 from xloud_harness import guests
 from xloud_harness import nova_host
 
+from xloud_nova_ext.tests.admin_guide import shell_blocks
 from xloud_nova_ext.tests.integration import base
 from xloud_nova_ext.virt.libvirt import migration_stats
 
@@ -105,6 +107,25 @@ class MigrationStatsTest(base.IntegrationTestCase):
         self.assertGreater(figures['qemu_transferred_bytes'], 0)
         self.assertGreaterEqual(figures['qemu_memory_iterations'], 1)
         self.assertEqual(0, figures['qemu_disk_bytes'])
+
+        # The verification page's grep, on a log with this line as
+        # nova-compute writes it (its default format) in place of the
+        # host's /var/log/nova/nova-compute.log.
+        log = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                           'nova-compute.log')
+        with open(log, 'w') as f:
+            f.write('2026-12-06 11:00:00.000 4242 INFO nova.compute.manager '
+                    '[-] Migrating instance to %s finished successfully.\n'
+                    '2026-12-06 11:00:00.100 4242 INFO %s [-] %s\n' % (
+                        self.b.name, migration_stats.__name__,
+                        lines[0].split(' ', 1)[1]))
+        b = shell_blocks.block('admin/verification.rst',
+                               "grep -h 'xloud-migration-stats'")
+        proc = shell_blocks.bash('\n'.join(b.commands).replace(
+            '/var/log/nova/nova-compute.log', log), '/')
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertEqual('qemu_downtime_ms=%d' % figures['qemu_downtime_ms'],
+                         proc.stdout.strip())
 
     def test_failed_migration_gives_no_figures(self):
         # B already has a guest of that name: libvirt refuses the incoming
