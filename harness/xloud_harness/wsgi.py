@@ -22,9 +22,9 @@ bridge) instead of loopback; ``--threads`` serves requests in parallel, for
 services whose database takes concurrent writers (MariaDB).
 
 keystone and Barbican ship WSGI applications but no server; wsgiref is
-enough for services on loopback. It serves one request at a time, which the
-services here need anyway: they keep their data in sqlite, which takes one
-writer at a time ("database is locked" otherwise).
+enough for services on loopback. Without ``--threads`` it serves one request
+at a time, which services keeping their data in sqlite need anyway: sqlite
+takes one writer at a time ("database is locked" otherwise).
 """
 
 import importlib

@@ -406,30 +406,33 @@ class MigrationVerifier(object):
                          a.seq + 1, b.seq - 1, b.uptime_ms - a.uptime_ms))
         result.add('guest-pause', True, text)
 
+    def _poll(self, probe, timeout):
+        """probe()'s first true answer within timeout seconds, or None."""
+        deadline = time.time() + timeout
+        while True:
+            found = probe()
+            if found or time.time() >= deadline:
+                return found or None
+            self.sleep(self.poll_interval)
+
     def _beats_after(self, server_id, last):
         """Console heartbeats once one newer than last is in it, or None."""
-        deadline = time.time() + self.heartbeat_timeout
-        while True:
+        def newer():
             beats = heartbeat.parse(self._console(server_id))
             if heartbeat.since(last, beats) or \
                     heartbeat.other_boots(last, beats):
                 return beats
-            if time.time() >= deadline:
-                return None
-            self.sleep(self.poll_interval)
+        return self._poll(newer, self.heartbeat_timeout)
 
     def _wait_for_newer_beat(self, server_id, latest, timeout=None):
         """A heartbeat written after latest (any, if None), or None."""
-        deadline = time.time() + (self.heartbeat_timeout if timeout is None
-                                  else timeout)
-        while True:
+        def newer():
             for beat in reversed(heartbeat.parse(self._console(server_id))):
                 if (latest is None or beat.boot_id != latest.boot_id or
                         beat.seq > latest.seq):
                     return beat
-            if time.time() >= deadline:
-                return None
-            self.sleep(self.poll_interval)
+        return self._poll(newer, self.heartbeat_timeout if timeout is None
+                          else timeout)
 
     def _check_uptime(self, result, move, guest_restarted, read_uptime):
         try:

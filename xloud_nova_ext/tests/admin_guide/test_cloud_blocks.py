@@ -28,10 +28,10 @@ the previous command's output.
 import json
 import os
 import re
-import time
 
 from keystoneauth1 import adapter
 from xloud_harness import keystone
+from xloud_harness import poll
 from xloud_harness import testing
 from xloud_migration_cloud import cloud as cloud_mod
 from xloud_migration_cloud import nova_cloud
@@ -86,27 +86,31 @@ class CloudBlocksTest(testing.TestCase):
             '/servers/detail?all_tenants=1&host=%s' % host).json()['servers']
 
     def wait_for(self, server_id, statuses, timeout=120):
-        deadline = time.monotonic() + timeout
-        while True:
+        def not_there(server):
+            return AssertionError('server %s is %s (task %s), expected %s' % (
+                server['name'], server['status'],
+                server['OS-EXT-STS:task_state'], statuses))
+
+        def settled():
             server = self.server(server_id)
-            if server['status'] in statuses and \
-                    not server['OS-EXT-STS:task_state']:
+            if server['status'] == 'ERROR':
+                raise not_there(server)
+            if (server['status'] in statuses and
+                    not server['OS-EXT-STS:task_state']):
                 return server
-            if server['status'] == 'ERROR' or time.monotonic() > deadline:
-                raise AssertionError('server %s is %s (task %s), expected '
-                                     '%s' % (server['name'], server['status'],
-                                             server['OS-EXT-STS:task_state'],
-                                             statuses))
-            time.sleep(0.5)
+        try:
+            return poll.wait_until(settled, timeout, interval=0.5)
+        except poll.WaitTimeout:
+            raise not_there(self.server(server_id))
 
     def delete(self, server_id):
         self.compute.delete('/servers/%s' % server_id, raise_exc=False)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.compute.get('/servers/%s' % server_id,
-                                raise_exc=False).status_code == 404:
-                return
-            time.sleep(0.5)
+        try:
+            poll.wait_until(lambda: self.compute.get(
+                '/servers/%s' % server_id, raise_exc=False).status_code ==
+                404, 60, interval=0.5, what='server %s gone' % server_id)
+        except poll.WaitTimeout:
+            pass  # a clean-up: the cloud goes at the end of the run
 
     def boot(self, name, host='cmp1', flavor='1'):
         server = self.compute.post('/servers', json={'server': {
