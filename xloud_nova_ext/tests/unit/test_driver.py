@@ -41,6 +41,7 @@ from xloud_nova_ext.disk import guard as disk_guard
 from xloud_nova_ext import exception
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 from xloud_nova_ext.virt.libvirt import failsafe
+from xloud_nova_ext.virt.libvirt import migration_stats
 from xloud_nova_ext.vtpm import transfer as vtpm_transfer
 
 CONF = nova.conf.CONF
@@ -59,7 +60,8 @@ class DriverWiringTest(testing.TestCase):
         for name, cls in (('vtpm', vtpm_transfer.VTPMGuard),
                           ('disk', disk_guard.DiskGuard),
                           ('cpu', cpu_guard.CPUGuard),
-                          ('connection', connection.ConnectionGuard)):
+                          ('connection', connection.ConnectionGuard),
+                          ('stats', migration_stats.MigrationStats)):
             guard = mock.create_autospec(cls, instance=True)
             self.calls.attach_mock(guard, name)
             wired = getattr(self.driver, '_' + name)
@@ -180,6 +182,19 @@ class DriverWiringTest(testing.TestCase):
                           self.instance, 'bdi', 'net', 'disk', 'data')
         parent.assert_not_called()
 
+    def test_post_at_destination_nova_then_release_then_vtpm(self):
+        # The guest runs here: the reservation goes, and the vTPM step
+        # undefines what nova would not keep.
+        self.nova('post_live_migration_at_destination')
+        self.driver.post_live_migration_at_destination('ctx', self.instance,
+                                                       'net')
+        self.calls.vtpm.post_live_migration_at_destination\
+            .assert_called_once_with(self.instance)
+        self.assertEqual(['nova_post_live_migration_at_destination',
+                          'disk.post_live_migration_at_destination',
+                          'vtpm.post_live_migration_at_destination'],
+                         self.order())
+
     def test_post_at_destination_releases_even_when_nova_fails(self):
         self.nova('post_live_migration_at_destination',
                   side_effect=nova_exc.NovaException())
@@ -199,6 +214,36 @@ class DriverWiringTest(testing.TestCase):
             .assert_called_once_with(self.instance)
         self.calls.vtpm.rollback_live_migration_at_destination\
             .assert_called_once_with(self.instance)
+
+    def test_last_destination_check_nova_inside_the_vtpm_read(self):
+        # The vTPM step reads the secret before nova's last checks, and
+        # forgets the value if they fail (it wraps them).
+        self.nova('check_source_migrate_data_at_dest',
+                  return_value='nova data')
+
+        result = self.driver.check_source_migrate_data_at_dest(
+            'ctx', self.instance, 'data', 'migration', 'limits', 'allocs')
+
+        self.assertEqual('nova data', result)
+        self.calls.vtpm.check_source_migrate_data_at_dest\
+            .assert_called_once_with('ctx', self.instance, 'data')
+        self.assertEqual(['disk.check_source_migrate_data_at_dest',
+                          'vtpm.check_source_migrate_data_at_dest',
+                          'nova_check_source_migrate_data_at_dest'],
+                         self.order())
+
+    def test_last_destination_check_vtpm_bug_refuses_before_nova(self):
+        parent = self.nova('check_source_migrate_data_at_dest')
+        self.calls.vtpm.check_source_migrate_data_at_dest.side_effect = (
+            KeyError('x'))
+
+        err = self.assertRaises(
+            nova_exc.MigrationPreCheckError,
+            self.driver.check_source_migrate_data_at_dest,
+            'ctx', self.instance, 'data', 'migration', 'limits', 'allocs')
+
+        self.assertIn('[xloud.safeguard.failed]', str(err))
+        parent.assert_not_called()
 
     def test_last_destination_check_disk_before_the_vtpm_read(self):
         # A disk refusal comes before the vTPM step reads the key manager.
@@ -257,6 +302,42 @@ class DriverWiringTest(testing.TestCase):
         self.assertRaises(KeyError, self.driver.live_migration,
                           'ctx', self.instance, 'dest', 'post', recover,
                           True, 'data')
+
+    def test_live_migration_statistics_watch_from_the_start(self):
+        self.nova('live_migration')
+        self.driver.live_migration('ctx', self.instance, 'dest', 'post',
+                                   'recover', True, 'data')
+        self.calls.stats.live_migration.assert_called_once_with(
+            self.instance)
+        self.assertEqual(['stats.live_migration', 'nova_live_migration'],
+                         self.order())
+
+    def test_post_live_migration_nova_then_the_statistics(self):
+        self.nova('post_live_migration')
+        self.driver.post_live_migration('ctx', self.instance, 'bdi', 'data')
+        self.calls.stats.post_live_migration.assert_called_once_with(
+            self.instance, 'data')
+        self.assertEqual(['nova_post_live_migration',
+                          'stats.post_live_migration'], self.order())
+
+    def test_post_live_migration_statistics_even_when_nova_fails(self):
+        self.nova('post_live_migration',
+                  side_effect=nova_exc.NovaException())
+        self.assertRaises(nova_exc.NovaException,
+                          self.driver.post_live_migration, 'ctx',
+                          self.instance, 'bdi', 'data')
+        self.calls.stats.post_live_migration.assert_called_once_with(
+            self.instance, 'data')
+
+    def test_rollback_at_source_statistics_forget_then_nova(self):
+        self.nova('rollback_live_migration_at_source')
+        self.driver.rollback_live_migration_at_source('ctx', self.instance,
+                                                      'data')
+        self.calls.stats.rollback_live_migration_at_source\
+            .assert_called_once_with(self.instance)
+        self.assertEqual(['stats.rollback_live_migration_at_source',
+                          'nova_rollback_live_migration_at_source'],
+                         self.order())
 
     def test_source_check_connection_nova_and_disk_inside_vtpm(self):
         self.nova('check_can_live_migrate_source', return_value='nova data')
