@@ -345,6 +345,33 @@ class ServiceUserTest(testing.TestCase):
             self.assertEqual(b'c2VjcmV0', self.km.read(service, 'uuid'))
         self.assertEqual(1, len(self.token_requests()))
 
+    def test_barbican_service_token_is_reused_across_reads(self):
+        # [barbican] send_service_user_token: every read as the requester
+        # carries a [barbican_service_user] token too, fetched once. The
+        # group's auth options are registered as castellan's
+        # BarbicanKeyManager registers them when nova loads it.
+        ks_loading.register_auth_conf_options(nova.conf.CONF,
+                                              'barbican_service_user')
+        self.conf.register_opts(
+            ks_loading.get_auth_plugin_conf_options('v3password'),
+            group='barbican_service_user')
+        self.conf.config(auth_type='v3password', auth_url=KEYSTONE,
+                         username='nova', password='p',
+                         user_domain_id='default', project_name='service',
+                         project_domain_id='default',
+                         group='barbican_service_user')
+        self.conf.config(send_service_user_token=True, group='barbican')
+        requester = FakeContext(token_endpoint.Token(BARBICAN, 'user-tk'))
+        for _ in range(3):
+            self.assertEqual(b'c2VjcmV0', self.km.read(requester, 'uuid'))
+        reads = [r for r in self.http.request_history
+                 if r.url.endswith('/payload')]
+        self.assertEqual(3, len(reads))
+        for read in reads:
+            self.assertEqual('user-tk', read.headers['X-Auth-Token'])
+            self.assertEqual('tk', read.headers['X-Service-Token'])
+        self.assertEqual(1, len(self.token_requests()))
+
     def test_every_request_carries_the_timeout(self):
         self.conf.config(vtpm_key_manager_timeout=2.5, group='xloud')
         self.km.read(self.km.service_context(), 'uuid')
