@@ -34,6 +34,7 @@ needs (its own guests run Penryn): the CPU refusal is real; xlc-s runs
 nova's stock ``libvirt.LibvirtDriver``.
 """
 
+import datetime
 import os
 import shutil
 import tempfile
@@ -112,12 +113,22 @@ class RealCloud(fake_cloud.CloudBase):
 
     HYPERVISOR = 'libvirt'
 
-    def __init__(self, workdir=None, progress=None):
+    def __init__(self, workdir=None, progress=None, hosts=None,
+                 drivers=None):
+        """``hosts``: names of the layout.HOSTS to start (default all).
+
+        ``drivers``: {host name: compute_driver} instead of the layout's
+        (a benchmark compares drivers on the same hosts).
+        """
         self.own_workdir = workdir is None
         self.workdir = workdir
         self.progress = progress or (lambda m: print(m, flush=True))
         self._lock = lock.MachineLock(layout.LOCK_FILE)
         self.control = None
+        self.ctx = None
+        self.specs = [spec._replace(driver=(drivers or {}).get(
+            spec.name, spec.driver)) for spec in layout.HOSTS
+            if hosts is None or spec.name in hosts]
         self.hosts = []
         self.tempest = None
         self.urls = {}
@@ -203,18 +214,18 @@ class RealCloud(fake_cloud.CloudBase):
         sweep.create_runtime_dirs()
         network.add_bridge()
         self.progress('hosts %s: namespaces, storage, libvirtd ...' % ', '
-                      .join(s.name for s in layout.HOSTS))
+                      .join(s.name for s in self.specs))
         hosts_mod.write_shims()
         self.control = control.ControlPlane(
             os.path.join(layout.WORK_DIR, 'control'), self.progress)
-        self.hosts = [hosts_mod.ComputeHost(spec) for spec in layout.HOSTS]
+        self.hosts = [hosts_mod.ComputeHost(spec) for spec in self.specs]
         for host in self.hosts:
             host.prepare()
             host.create_namespaces()
             if host.spec.storage == 'small':
                 host.leave_free(layout.SMALL_FREE_MB)
             host.start_libvirtd()
-        ctx = self.control.start()
+        ctx = self.ctx = self.control.start()
         self.urls = dict(ctx['urls'])
         for host in self.hosts:
             host.write_nova_conf(ctx)
@@ -256,15 +267,53 @@ class RealCloud(fake_cloud.CloudBase):
                 'id': flavor_id, 'name': name, 'ram': ram, 'vcpus': vcpus,
                 'disk': disk}})
 
+    def set_driver(self, names, driver):
+        """Restart the nova-compute of hosts ``names`` with ``driver``.
+
+        Their guests keep running (nova-compute owns no QEMU process).
+        Returns once nova hears from every restarted compute again: a
+        service report newer than the restart comes after its RPC server
+        started.
+        """
+        hosts = [h for h in self.hosts if h.name in names]
+        for host in hosts:
+            host.stop_nova_compute()
+        # Only reports of the new processes count: the old ones report
+        # until they exit (nova's graceful shutdown), and nova keeps whole
+        # seconds.
+        since = datetime.datetime.utcnow().replace(
+            microsecond=0) + datetime.timedelta(seconds=1)
+        for host in hosts:
+            host.spec = host.spec._replace(driver=driver)
+            host.write_nova_conf(self.ctx)
+            host.start_nova_compute()
+        session = self.control.admin_session()
+
+        def reported():
+            self._check_computes_run(hosts)
+            found = session.get(self.urls['compute'] + '/os-services',
+                                params={'binary': 'nova-compute'}).json()
+            fresh = {s['host'] for s in found['services']
+                     if s['state'] == 'up' and s['updated_at'] and
+                     datetime.datetime.fromisoformat(
+                         s['updated_at']) > since}
+            return {h.name for h in hosts} <= fresh
+        poll.wait_until(reported, COMPUTE_TIMEOUT, 0.5,
+                        what='restarted computes %s reporting'
+                        % ', '.join(names))
+
+    def _check_computes_run(self, hosts):
+        for host in hosts:
+            if host.nova.poll() is not None:
+                raise process.ServiceError(
+                    'nova-compute of %s exited with status %s; log: %s'
+                    % (host.name, host.nova.returncode, host.nova_log))
+
     def _wait_computes(self, session):
         names = {h.name for h in self.hosts}
 
         def all_up():
-            for host in self.hosts:
-                if host.nova.poll() is not None:
-                    raise process.ServiceError(
-                        'nova-compute of %s exited with status %s; log: %s'
-                        % (host.name, host.nova.returncode, host.nova_log))
+            self._check_computes_run(self.hosts)
             found = session.get(
                 self.urls['compute'] + '/os-hypervisors/detail',
                 headers={'OpenStack-API-Version': 'compute 2.88'}).json()

@@ -305,6 +305,16 @@ class ComputeHost:
                 stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
                 start_new_session=True)
 
+    def stop_nova_compute(self, grace=30.0):
+        """Stop this host's nova-compute (SIGTERM, then SIGKILL)."""
+        if self.nova is not None and self.nova.poll() is None:
+            self.nova.terminate()
+            try:
+                self.nova.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.nova.kill()
+                self.nova.wait(10)
+
     @property
     def nova_pid(self):
         """The pid of nova-compute itself (nsenter execs it)."""

@@ -35,14 +35,11 @@ from lxml import etree as lxml_etree
 
 from xloud_harness import poll
 from xloud_harness import process
+from xloud_migration_cloud.real import admin
 
 from xloud_nova_ext.tests.faults import case
 
-#: A migration record's statuses that nova never leaves.
-TERMINAL = ('completed', 'error', 'failed', 'cancelled')
-MICROVERSION = 'compute 2.93'
-FLAVOR = 'xl1'
-IMAGE = 'xloud-heartbeat'
+TERMINAL = admin.TERMINAL
 MIB = 2 ** 20
 #: The other writer's file on a host's instances filesystem.
 FILLER = 'xloud-fault-filler'
@@ -95,84 +92,12 @@ def unavailable():
     return layout.unavailable()
 
 
-class Cloud(object):
+class Cloud(admin.Admin):
     """The admin's view of the running real cloud, and its hosts'."""
 
     def __init__(self, real):
-        self.real = real
-        self.session = real.control.admin_session()
-        self.compute = real.urls['compute']
+        super().__init__(real)
         self.hosts = {h.name: h for h in real.hosts}
-        images = self.session.get(real.urls['image'] + '/v2/images',
-                                  params={'name': IMAGE}).json()['images']
-        self.image = images[0]['id']
-
-    # nova's API
-
-    def api(self, method, path, **kwargs):
-        response = self.session.request(
-            self.compute + path, method, raise_exc=False,
-            headers={'OpenStack-API-Version': MICROVERSION}, **kwargs)
-        if response.status_code >= 400:
-            raise AssertionError('%s %s: HTTP %d %s' % (
-                method, path, response.status_code, response.text[:500]))
-        return response.json() if response.content else None
-
-    def server(self, server_id):
-        return self.api('GET', '/servers/' + server_id)['server']
-
-    def boot(self, host, name):
-        """A heartbeat guest ACTIVE on ``host``."""
-        server = self.api('POST', '/servers', json={'server': {
-            'name': name, 'imageRef': self.image, 'flavorRef': FLAVOR,
-            'networks': 'none', 'host': host}})['server']
-        return self.wait_settled(server['id'])
-
-    def wait_settled(self, server_id, timeout=300):
-        """The server once it is ACTIVE with no task; ERROR fails at once."""
-        def settled():
-            server = self.server(server_id)
-            if server['status'] == 'ERROR':
-                raise AssertionError('server %s is in ERROR: %s' % (
-                    server_id, server.get('fault')))
-            if server['status'] == 'ACTIVE' and not server.get(
-                    'OS-EXT-STS:task_state'):
-                return server
-            return None
-        return poll.wait_until(settled, timeout, 1,
-                               what='server %s ACTIVE with no task'
-                               % server_id)
-
-    def live_migrate(self, server_id, host, block_migration):
-        self.api('POST', '/servers/%s/action' % server_id, json={
-            'os-migrateLive': {'host': host,
-                               'block_migration': block_migration}})
-
-    def migration(self, server_id):
-        """The newest migration record of this server (filtered by id)."""
-        found = self.api('GET', '/os-migrations', params={
-            'instance_uuid': server_id})['migrations']
-        return max(found, key=lambda m: m['id']) if found else None
-
-    def wait_migration_over(self, server_id, timeout=240):
-        def over():
-            migration = self.migration(server_id)
-            if migration and migration['status'] in TERMINAL:
-                return migration
-            return None
-        return poll.wait_until(over, timeout, 1,
-                               what='a terminal migration record of %s'
-                               % server_id)
-
-    def delete(self, server_id, timeout=120):
-        self.api('DELETE', '/servers/' + server_id)
-
-        def gone():
-            response = self.session.get(
-                self.compute + '/servers/' + server_id, raise_exc=False)
-            return response.status_code == 404
-        poll.wait_until(gone, timeout, 1, what='server %s deleted'
-                        % server_id)
 
     # The hosts themselves
 

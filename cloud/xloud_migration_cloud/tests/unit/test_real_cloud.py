@@ -20,6 +20,7 @@ from xloud_harness import lock
 from xloud_harness import testing
 
 from xloud_migration_cloud.real import cloud
+from xloud_migration_cloud.real import layout
 
 
 class StopTest(testing.TestCase):
@@ -59,3 +60,16 @@ class StopTest(testing.TestCase):
         real.stop()
         self.assertEqual([True], self.swept)
         self.assertFalse(real._lock.held)
+
+
+class HostChoiceTest(testing.TestCase):
+
+    def test_a_subset_of_the_hosts_with_other_drivers(self):
+        real = cloud.RealCloud(hosts=('xlc-a', 'xlc-s'), drivers={
+            'xlc-s': layout.XLOUD_DRIVER})
+        self.assertEqual([('xlc-a', layout.XLOUD_DRIVER, 'shared'),
+                          ('xlc-s', layout.XLOUD_DRIVER, 'local')],
+                         [(s.name, s.driver, s.storage) for s in real.specs])
+
+    def test_every_host_as_laid_out_by_default(self):
+        self.assertEqual(list(layout.HOSTS), cloud.RealCloud().specs)

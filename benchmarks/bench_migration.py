@@ -1,0 +1,325 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Real migrations, Xloud compute against stock compute, on one real cloud.
+
+Prints, per kind of move (live on shared storage, block, vTPM) and per
+driver, the median of N moves (``--moves``, default 6) of:
+
+- wall time: from the ``os-migrateLive`` request to the migration record's
+  ``completed`` (polled every 0.1 s: the figures are good to about 0.1 s);
+- QEMU's downtime: libvirt's completed-job statistics of the move
+  (``downtime``), from the ``VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`` event of
+  the source's libvirtd. The benchmark listens for that event itself, on
+  its own connection to the source host's libvirtd, for both drivers
+  alike: the event XloudLibvirtDriver's own statistics line comes from,
+  and the only way to read a stock source's figures (the source domain is
+  undefined as soon as the move completes).
+
+then the ratio of the medians, Xloud over stock, against the targets (wall
+ratio <= 1.05, downtime at most 2 ms more), met or not met. Figures, never
+an assertion: the machine is shared and noisy; a move that fails is
+printed and counted out.
+
+Design (fairness: same hosts, same guests, same direction mix):
+
+- One real cloud (the real cloud's own start and stop,
+  :class:`~xloud_migration_cloud.real.cloud.RealCloud`) with only the three
+  hosts needed: ``xlc-a`` and ``xlc-b`` share their instances directory
+  (live and vTPM moves between them), ``xlc-s`` has a local one (block
+  moves between it and ``xlc-a``). All three start with the Xloud driver.
+- Three guests (the heartbeat guest; the vTPM one with
+  ``hw:tpm_secret_security=host``, booted as admin) go back and forth, one
+  move at a time: ``N`` moves per kind, half in each direction.
+- Then the same nova-compute processes are restarted with
+  ``compute_driver = libvirt.LibvirtDriver``
+  (:meth:`~xloud_migration_cloud.real.cloud.RealCloud.set_driver`; the
+  guests keep running) and the same guests make the same moves.
+- Between the two, with ``xlc-b`` already stock and ``xlc-a`` still Xloud,
+  the live guest moves once each way: the stock<->Xloud live move on
+  shared storage that the main job's rolling-install runs lack (printed as
+  completed or failed, not timed against a target).
+
+The two series run one after the other (about two minutes apart), not
+interleaved: each interleaving would cost a restart of the computes. Load
+from other jobs on the machine in either series shows as noise in the
+ratios.
+
+Run as root on a machine that can run the real cloud (``tox -e bench``)::
+
+    python benchmarks/bench_migration.py [--moves N]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+
+STOCK = 'libvirt.LibvirtDriver'
+XLOUD = 'xloud.XloudLibvirtDriver'
+HOSTS = ('xlc-a', 'xlc-b', 'xlc-s')
+#: kind: (flavor, the two hosts it moves between, block migration)
+KINDS = (
+    ('live', 'xl1', ('xlc-a', 'xlc-b'), False),
+    ('block', 'xl1', ('xlc-a', 'xlc-s'), True),
+    ('vTPM', 'bench-vtpm', ('xlc-a', 'xlc-b'), False),
+)
+VTPM_SPECS = {'hw:tpm_version': '2.0', 'hw:tpm_model': 'tpm-crb',
+              'hw:tpm_secret_security': 'host'}
+WALL_RATIO_TARGET = 1.05
+DOWNTIME_DELTA_TARGET_MS = 2
+POLL = 0.1
+#: libvirt's public ABI numbers (libvirt-domain.h).
+EVENT_ID_JOB_COMPLETED = 21
+OPERATION_MIGRATION_OUT = 5
+
+
+class JobEvents(object):
+    """Completed-job statistics of outgoing migrations, from the hosts.
+
+    One connection per host with libvirt's default event loop running in a
+    thread of ours.
+    """
+
+    def __init__(self, hosts):
+        import libvirt
+        libvirt.virEventRegisterDefaultImpl()
+        self._stats = {}
+        self._cond = threading.Condition()
+        thread = threading.Thread(target=self._loop, args=(libvirt,),
+                                  daemon=True)
+        thread.start()
+        self._conns = []
+        for host in hosts:
+            conn = libvirt.open(host.uri)
+            conn.domainEventRegisterAny(None, EVENT_ID_JOB_COMPLETED,
+                                        self._completed, host.name)
+            self._conns.append(conn)
+
+    @staticmethod
+    def _loop(libvirt):
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    def _completed(self, conn, dom, params, host):
+        if params.get('operation') == OPERATION_MIGRATION_OUT:
+            with self._cond:
+                self._stats[(host, dom.UUIDString())] = dict(params)
+                self._cond.notify_all()
+
+    def forget(self, host, uuid):
+        with self._cond:
+            self._stats.pop((host, uuid), None)
+
+    def wait(self, host, uuid, timeout=10):
+        """The statistics of ``uuid``'s move out of ``host``, or None."""
+        with self._cond:
+            self._cond.wait_for(lambda: (host, uuid) in self._stats, timeout)
+            return self._stats.pop((host, uuid), None)
+
+
+class Bench(object):
+
+    def __init__(self, cloud):
+        from xloud_migration_cloud.real import admin
+        self.real = cloud
+        self.admin = admin.Admin(cloud)
+        self.terminal = admin.TERMINAL
+        self.events = JobEvents(cloud.hosts)
+        #: (kind, driver) -> [(wall s, downtime ms or None)]
+        self.results = {}
+        self.failures = []
+        self.mixed = []
+
+    def vtpm_flavor(self):
+        self.admin.api('POST', '/flavors', json={'flavor': {
+            'id': 'bench-vtpm', 'name': 'bench-vtpm', 'ram': 128,
+            'vcpus': 1, 'disk': 1}})
+        self.admin.api('POST', '/flavors/bench-vtpm/os-extra_specs',
+                       json={'extra_specs': VTPM_SPECS})
+
+    def boot(self):
+        """{kind: server id}, every guest ACTIVE on its first host."""
+        ids = {}
+        for kind, flavor, hosts, _block in KINDS:
+            ids[kind] = self.admin.api('POST', '/servers', json={'server': {
+                'name': 'bench-' + kind, 'imageRef': self.admin.image,
+                'flavorRef': flavor, 'networks': 'none',
+                'host': hosts[0]}})['server']['id']
+        for server_id in ids.values():
+            self.admin.wait_settled(server_id)
+        return ids
+
+    def move(self, server_id, source, dest, block):
+        """(wall s, downtime ms or None) of one live migration."""
+        self.admin.wait_settled(server_id)
+        self.events.forget(source, server_id)
+        before = (self.admin.migration(server_id) or {}).get('id', 0)
+        start = time.monotonic()
+        self.admin.live_migrate(server_id, dest, block)
+        while True:
+            migration = self.admin.migration(server_id)
+            if (migration and migration['id'] > before and
+                    migration['status'] in self.terminal):
+                break
+            if time.monotonic() - start > 300:
+                raise AssertionError('no end of the move of %s to %s in '
+                                     '300 s' % (server_id, dest))
+            time.sleep(POLL)
+        wall = time.monotonic() - start
+        if migration['status'] != 'completed':
+            raise AssertionError('move %s -> %s of %s: migration %s' % (
+                source, dest, server_id, migration['status']))
+        server = self.admin.wait_settled(server_id)
+        if server['OS-EXT-SRV-ATTR:host'] != dest:
+            raise AssertionError('%s is on %s after its move to %s' % (
+                server_id, server['OS-EXT-SRV-ATTR:host'], dest))
+        stats = self.events.wait(source, server_id)
+        return wall, (stats or {}).get('downtime')
+
+    def series(self, driver, ids, moves):
+        for kind, _flavor, hosts, block in KINDS:
+            for _ in range(moves):
+                source = dest = '?'
+                try:
+                    # Back and forth, from wherever it is.
+                    source = self.admin.wait_settled(
+                        ids[kind])['OS-EXT-SRV-ATTR:host']
+                    dest = hosts[1] if source == hosts[0] else hosts[0]
+                    figures = self.move(ids[kind], source, dest, block)
+                except Exception as e:  # counted out, printed
+                    self.failures.append('%s, %s, %s -> %s: %s' % (
+                        kind, driver, source, dest, str(e)[:300]))
+                    print('  %-5s %-26s %s -> %s: FAILED (see the end)' % (
+                        kind, driver, source, dest), flush=True)
+                    break
+                self.results.setdefault((kind, driver), []).append(figures)
+                print('  %-5s %-26s %s -> %s: %.2f s, QEMU downtime %s ms'
+                      % (kind, driver, source, dest, figures[0],
+                         figures[1]), flush=True)
+
+    def mixed_live(self, server_id):
+        """Xloud xlc-a -> stock xlc-b and back, on shared storage."""
+        moves = [('Xloud xlc-a -> stock xlc-b', 'xlc-a', 'xlc-b'),
+                 ('stock xlc-b -> Xloud xlc-a', 'xlc-b', 'xlc-a')]
+        for label, source, dest in moves:
+            try:
+                wall, downtime = self.move(server_id, source, dest, False)
+                self.mixed.append('%s: completed in %.2f s, QEMU downtime '
+                                  '%s ms' % (label, wall, downtime))
+            except Exception as e:  # counted out, printed
+                self.mixed.append('%s: FAILED: %s' % (label, str(e)[:300]))
+                return
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def table(results):
+    lines = ['%-6s | %-6s | %2s | %13s | %18s | %s' % (
+        'kind', 'driver', 'n', 'median wall s', 'median downtime ms',
+        'ratio Xloud/stock (targets: wall <= %.2f, downtime <= +%d ms)'
+        % (WALL_RATIO_TARGET, DOWNTIME_DELTA_TARGET_MS))]
+    for kind, _flavor, _hosts, _block in KINDS:
+        medians = {}
+        for label, driver in (('stock', STOCK), ('Xloud', XLOUD)):
+            figures = results.get((kind, driver), [])
+            wall = _median([w for w, _ in figures])
+            down = _median([d for _, d in figures])
+            medians[label] = wall, down
+            verdict = ''
+            if label == 'Xloud':
+                verdict = _verdict(medians['stock'], medians['Xloud'])
+            lines.append('%-6s | %-6s | %2d | %13s | %18s | %s' % (
+                kind, label, len(figures),
+                '-' if wall is None else '%.2f' % wall,
+                '-' if down is None else '%.0f' % down, verdict))
+    return '\n'.join(lines)
+
+
+def _verdict(stock, xloud):
+    (s_wall, s_down), (x_wall, x_down) = stock, xloud
+    parts = []
+    if s_wall and x_wall:
+        ratio = x_wall / s_wall
+        parts.append('wall %.3f (%s)' % (
+            ratio, 'met' if ratio <= WALL_RATIO_TARGET else 'not met'))
+    else:
+        parts.append('wall: no figures')
+    if s_down is not None and x_down is not None:
+        delta = x_down - s_down
+        parts.append('downtime %+.0f ms (%s)' % (
+            delta, 'met' if delta <= DOWNTIME_DELTA_TARGET_MS
+            else 'not met'))
+    else:
+        parts.append('downtime: no figures')
+    return ', '.join(parts)
+
+
+def _progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--moves', type=int, default=6,
+                        help='moves per kind and driver (default 6)')
+    parser.add_argument('--workdir',
+                        help='keep the cloud\'s logs in this directory')
+    args = parser.parse_args(argv)
+    print('Real migrations on one real cloud: Xloud compute vs stock '
+          'compute, %d moves per kind and driver.' % args.moves, flush=True)
+    try:
+        from xloud_migration_cloud.real import cloud as real
+        from xloud_migration_cloud.real import layout
+        why = layout.unavailable()
+    except ImportError as e:
+        why = 'the real cloud (cloud/) is not installed: %s' % e
+    if why:
+        print('Not run: this machine cannot run the real cloud: %s' % why)
+        # CI runs every tier for real: there, this is a failure.
+        return 1 if os.environ.get('XLOUD_TEST_REQUIRE_ALL') == '1' else 0
+    started = time.monotonic()
+    cloud = real.RealCloud(args.workdir, progress=_progress, hosts=HOSTS,
+                           drivers={h: XLOUD for h in HOSTS})
+    with cloud:
+        print('cloud of %s ready in %.0f s' % (
+            ', '.join(HOSTS), time.monotonic() - started), flush=True)
+        bench = Bench(cloud)
+        bench.vtpm_flavor()
+        ids = bench.boot()
+        print('guests ACTIVE at %.0f s' % (time.monotonic() - started),
+              flush=True)
+        bench.series(XLOUD, ids, args.moves)
+        cloud.set_driver(['xlc-b'], STOCK)
+        bench.mixed_live(ids['live'])
+        cloud.set_driver(['xlc-a', 'xlc-s'], STOCK)
+        print('series with Xloud done, computes restarted as stock at '
+              '%.0f s' % (time.monotonic() - started), flush=True)
+        bench.series(STOCK, ids, args.moves)
+    print(table(bench.results))
+    print('Stock<->Xloud live moves on shared storage:')
+    for line in bench.mixed:
+        print('  ' + line)
+    for failure in bench.failures:
+        print('FAILED move (counted out): ' + failure)
+    print('bench_migration: %.0f s in all (cloud start and stop included)'
+          % (time.monotonic() - started))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
