@@ -115,10 +115,14 @@ def main(argv=None):
             print('--hypervisor fake: this machine cannot run the real '
                   'cloud: %s' % why, file=sys.stderr, flush=True)
         args.hypervisor = 'fake' if why else 'libvirt'
+    budget = None
     if args.hypervisor == 'libvirt':
+        from xloud_migration_cloud.real import budget as budget_mod
         from xloud_migration_cloud.real import cloud as real_cloud
         cloud = real_cloud.RealCloud(workdir=args.workdir)
         concurrency = args.concurrency or 1
+        # Its wall time and memory, for the bench tier's budgets.
+        budget = budget_mod.Recorder(cloud.pids).start()
     else:
         cloud = cloud_mod.EmbeddedCloud(workdir=args.workdir)
         concurrency = args.concurrency or 2
@@ -128,9 +132,12 @@ def main(argv=None):
             cloud.start()
         except process.ServiceError as e:
             print('error: %s' % e, file=sys.stderr)
+            budget = None
             return 2
         print('cloud ready in %.0f s' % (time.monotonic() - started),
               file=sys.stderr, flush=True)
+        if budget:
+            budget.mark('start')
         if not args.no_tests:
             ws = cloud.tempest
             runs = [('', None, args.regex)]
@@ -170,6 +177,8 @@ def main(argv=None):
                 print('error: no test matched %r' % args.regex,
                       file=sys.stderr)
                 rc = rc or 1
+            if budget:
+                budget.mark('scenarios')
         if args.keep:
             _print_access(cloud)
             while True:
@@ -182,6 +191,10 @@ def main(argv=None):
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
         cloud.stop()
+        if budget and 'scenarios' in budget.phases and not args.keep:
+            budget.mark('stop')
+            print('Wall time and memory: %s' % budget.write(
+                os.path.dirname(json_path)))
     return rc
 
 

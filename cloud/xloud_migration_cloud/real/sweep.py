@@ -113,6 +113,24 @@ def create_runtime_dirs():
     sweep.create_runtime_dirs(layout)
 
 
+def cloud_pids():
+    """Every process of the running real cloud.
+
+    The control plane's processes with everything in their sessions (each
+    leads one: MariaDB's, RabbitMQ's and the WSGI servers' children
+    included) and every process inside the hosts.
+    """
+    leaders = set(_recorded_control_pids())
+    pids = set(_pids_inside(_host_inodes()))
+    for pid in process.all_pids():
+        try:
+            if os.getsid(pid) in leaders:
+                pids.add(pid)
+        except OSError:
+            pass
+    return sorted(pids)
+
+
 def footprint():
     """What of a real cloud is on the machine now (empty when clean)."""
     found = {}
