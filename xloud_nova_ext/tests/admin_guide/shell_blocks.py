@@ -150,6 +150,8 @@ RUN = {
     ('install/index.rst', '/opt/nova/venv/bin/xloud-nova-ext check'):
         'test_shell_blocks.ShellBlocksTest.'
         'test_check_says_nova_can_load_the_driver',
+    ('user/tempest.rst', 'git clone '):
+        'test_shell_blocks.ShellBlocksTest.test_qa_virtualenv',
     ('user/tempest.rst', 'tempest init ~/xloud-qa'):
         'test_shell_blocks.ShellBlocksTest.test_tempest_workspace',
 }

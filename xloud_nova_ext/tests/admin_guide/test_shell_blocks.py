@@ -106,6 +106,27 @@ class ShellBlocksTest(testing.TestCase):
         self.assertRegex(proc.stdout.strip().splitlines()[-1],
                          '^%s$' % expected[0])
 
+    def test_qa_virtualenv(self):
+        # The QA guide's install as a QA engineer runs it, in a new home:
+        # a virtualenv with tempest and barbican-tempest-plugin from PyPI
+        # and the plugin from a clone (of this checkout: CI cannot reach
+        # the project's repository); tempest then lists both plugins.
+        b = block('user/tempest.rst', 'git clone ')
+        home = tempfile.mkdtemp(prefix='xloud-doc-qa-')
+        self.addCleanup(shutil.rmtree, home, ignore_errors=True)
+        name = b.commands[0].split()[-1].rsplit('/', 1)[-1]
+        subprocess.run(['git', 'clone', '--quiet', refusals.TOP, name],
+                       cwd=home, check=True)
+        # Not this tox env's: pbr versions the plugin from the clone.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ('PBR_VERSION', 'VIRTUAL_ENV', 'PYTHONPATH')}
+        env['HOME'] = home
+        proc = bash('\n'.join(b.commands[1:]), home, env=env)
+        self.assertEqual(0, proc.returncode,
+                         proc.stdout[-3000:] + proc.stderr[-3000:])
+        self.assertRegex(proc.stdout, r'\| +xloud_tempest_plugin +\|')
+        self.assertRegex(proc.stdout, r'\| +barbican_tests +\|')
+
     def test_check_says_nova_can_load_the_driver(self):
         # /opt/nova/venv stands for nova's environment (the page says so):
         # here, this test's own, where tox installed nova and the package.
