@@ -133,15 +133,15 @@ class CloudBlocksTest(testing.TestCase):
 
     def wait_for_migration(self, server, statuses, timeout=60):
         """The server's newest migration once in one of ``statuses``."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def newest():
             migrations = self.migrations(server)
             if migrations and migrations[0]['status'] in statuses:
                 return migrations[0]
-            if time.monotonic() > deadline:
-                raise AssertionError('migration of %s is %s, expected %s' % (
-                    server['name'], migrations[:1], statuses))
-            time.sleep(0.5)
+        try:
+            return poll.wait_until(newest, timeout, interval=0.5)
+        except poll.WaitTimeout:
+            raise AssertionError('migration of %s is %s, expected %s' % (
+                server['name'], self.migrations(server)[:1], statuses))
 
     def newest_action(self, server):
         return self.compute.get(
