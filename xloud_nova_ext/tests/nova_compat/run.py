@@ -12,13 +12,16 @@
 
 """Run nova's libvirt functional tests with stestr (``tox -e nova-compat``).
 
-    run.py [--repo-url DIR] [--stock] [all | stestr run arguments...]
+    run.py [--repo-url DIR] [--stock [--record]] [all | stestr run args...]
 
 Without arguments: the modules of :mod:`.selection` (those whose tests move
 servers) and this package's own checks. ``all``: every module of
 ``nova.tests.functional.libvirt``. Anything else goes to ``stestr run`` as
 is (e.g. a regex). ``--stock`` runs nova's own LibvirtDriver instead of
-ours, into its own stestr repository, to measure the reference.
+ours, into its own stestr repository, to measure the reference;
+``--record`` keeps its outcomes (:mod:`.reference`). After the selection
+or ``all``, our run prints its counts beside the recorded stock ones and
+fails if our driver fails a test that stock nova passes.
 """
 
 import argparse
@@ -26,30 +29,46 @@ import os
 import subprocess
 import sys
 
+from xloud_nova_ext.tests.nova_compat import reference
 from xloud_nova_ext.tests.nova_compat import selection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 
 
-def main(argv=None):
+def main(argv=None, out=None):
+    out = out or sys.stdout
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repo-url', default='.stestr-nova-compat')
     parser.add_argument('--stock', action='store_true')
+    parser.add_argument('--record', action='store_true')
     args, rest = parser.parse_known_args(argv)
     env = dict(os.environ)
     repo = args.repo_url
     if args.stock:
         env['XLOUD_NOVA_COMPAT_DRIVER'] = 'stock'
         repo += '-stock'
+    name = None
     if rest == ['all']:
-        rest = []
+        rest, name = [], 'all'
     elif not rest:
-        rest = [selection.regex()]
+        rest, name = [selection.regex()], 'selection'
     os.makedirs(repo, exist_ok=True)
     cmd = ['stestr', '--repo-url', repo, '--test-path', HERE,
            '--top-dir', TOP, 'run'] + rest
-    return subprocess.call(cmd, env=env)
+    rc = subprocess.call(cmd, env=env)
+    if name is None:
+        return rc
+    found = reference.outcomes(repo)
+    if not args.stock:
+        return reference.compare(name, found, out)
+    for line in reference.table([('stock LibvirtDriver (this run)',
+                                  reference.counts(found))]):
+        out.write(line + '\n')
+    if args.record:
+        reference.record(name, found)
+        out.write('Recorded in %s.\n' % reference.PATH)
+    return rc
 
 
 if __name__ == '__main__':
