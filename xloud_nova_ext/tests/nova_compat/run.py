@@ -19,9 +19,11 @@ servers) and this package's own checks. ``all``: every module of
 ``nova.tests.functional.libvirt``. Anything else goes to ``stestr run`` as
 is (e.g. a regex). ``--stock`` runs nova's own LibvirtDriver instead of
 ours, into its own stestr repository, to measure the reference;
-``--record`` keeps its outcomes (:mod:`.reference`). After the selection
-or ``all``, our run prints its counts beside the recorded stock ones and
-fails if our driver fails a test that stock nova passes.
+``--record`` keeps its outcomes (:mod:`.reference`), unless the runner's
+own checks failed. After the selection or ``all``, our run prints its
+counts beside the recorded stock ones and fails, naming the cause, if the
+runner's own checks fail, the reference is missing or stale, or our driver
+fails a test that stock nova passes.
 """
 
 import argparse
@@ -59,16 +61,30 @@ def main(argv=None, out=None):
     rc = subprocess.call(cmd, env=env)
     if name is None:
         return rc
+    # stestr's own code counts every nova failure, stock nova's included:
+    # the verdict is the comparison's.
     found = reference.outcomes(repo)
     if not args.stock:
         return reference.compare(name, found, out)
+    return stock(name, found, args.record, out)
+
+
+def stock(name, found, record, out):
+    """Print a stock run's counts; keep them if asked and the run is sound."""
     for line in reference.table([('stock LibvirtDriver (this run)',
-                                  reference.counts(found))]):
+                                  reference.counts(
+                                      reference.nova_tests(found)))]):
         out.write(line + '\n')
-    if args.record:
+    problems = reference.runner_problems(found)
+    if problems:
+        out.writelines('FAILED: %s.\n' % p for p in problems)
+        if record:
+            out.write('Nothing recorded.\n')
+        return 1
+    if record:
         reference.record(name, found)
         out.write('Recorded in %s.\n' % reference.PATH)
-    return rc
+    return 0
 
 
 if __name__ == '__main__':

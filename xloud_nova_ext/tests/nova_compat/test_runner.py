@@ -28,6 +28,7 @@ from xloud_harness import testing
 from xloud_nova_ext.tests.nova_compat import by_design
 from xloud_nova_ext.tests.nova_compat import driver_swap
 from xloud_nova_ext.tests.nova_compat import reference
+from xloud_nova_ext.tests.nova_compat import run
 from xloud_nova_ext.tests.nova_compat import selection
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 
@@ -85,6 +86,7 @@ class SelectionTest(testing.TestCase):
 
 
 NOVA = 'nova.tests.functional.libvirt.test_evacuate.T.'
+CHECK = 'xloud_nova_ext.tests.nova_compat.test_runner.SelectionTest.test_x'
 
 
 class ReferenceTest(testing.TestCase):
@@ -97,7 +99,8 @@ class ReferenceTest(testing.TestCase):
         # Stock: a passes, b fails, c is skipped by nova itself.
         reference.record('selection', {NOVA + 'a': 'success',
                                        NOVA + 'b': 'fail',
-                                       NOVA + 'c': 'skip'}, self.path)
+                                       NOVA + 'c': 'skip',
+                                       CHECK: 'success'}, self.path)
 
     def compare(self, found, expected=()):
         out = io.StringIO()
@@ -105,9 +108,14 @@ class ReferenceTest(testing.TestCase):
                                {t: 'our refusal' for t in expected})
         return rc, out.getvalue()
 
+    def stock_outcomes(self, **changes):
+        found = {NOVA + 'a': 'success', NOVA + 'b': 'fail',
+                 NOVA + 'c': 'skip', CHECK: 'success'}
+        found.update({NOVA + k: v for k, v in changes.items()})
+        return found
+
     def test_same_outcomes_as_stock_pass_and_print_both_counts(self):
-        rc, out = self.compare({NOVA + 'a': 'success', NOVA + 'b': 'fail',
-                                NOVA + 'c': 'skip'})
+        rc, out = self.compare(self.stock_outcomes())
         self.assertEqual(0, rc, out)
         stock, ours = out.splitlines()[1:3]
         self.assertTrue(stock.startswith('stock LibvirtDriver (nova 34.'),
@@ -115,37 +123,112 @@ class ReferenceTest(testing.TestCase):
         self.assertEqual(['1', '1', '1', '0', '0'], stock.split()[-5:])
         self.assertEqual(['1', '1', '1', '0', '0'], ours.split()[-5:])
 
+    def test_reference_keeps_nova_tests_only(self):
+        with open(self.path) as f:
+            recorded = json.load(f)['selection']
+        self.assertEqual({NOVA + 'a': 'success', NOVA + 'b': 'fail',
+                          NOVA + 'c': 'skip'}, recorded['outcomes'])
+
     def test_failing_what_stock_passes_fails_the_run(self):
-        rc, out = self.compare({NOVA + 'a': 'fail', NOVA + 'b': 'fail',
-                                NOVA + 'c': 'skip'})
+        rc, out = self.compare(self.stock_outcomes(a='fail'))
         self.assertEqual(1, rc)
         self.assertIn('does not pass 1 test(s) that stock nova passes:\n'
                       '  %sa (fail)' % NOVA, out)
 
+    def test_skipping_what_stock_passes_fails_the_run(self):
+        rc, out = self.compare(self.stock_outcomes(a='skip'))
+        self.assertEqual(1, rc)
+        self.assertIn('  %sa (skip)' % NOVA, out)
+
+    def test_failing_what_stock_skips_fails_the_run(self):
+        rc, out = self.compare(self.stock_outcomes(c='fail'))
+        self.assertEqual(1, rc)
+        self.assertIn('  %sc (fail)' % NOVA, out)
+
     def test_listed_by_design_is_not_counted_against_us(self):
-        found = {NOVA + 'a': 'xfail', NOVA + 'b': 'fail', NOVA + 'c': 'skip'}
+        found = self.stock_outcomes(a='xfail')
         self.assertEqual(0, self.compare(found, [NOVA + 'a'])[0])
         found[NOVA + 'a'] = 'uxsuccess'
         self.assertEqual(1, self.compare(found, [NOVA + 'a'])[0])
 
     def test_tests_that_did_not_run_fail_the_run(self):
-        rc, out = self.compare({NOVA + 'a': 'success'})
+        rc, out = self.compare({NOVA + 'a': 'success', CHECK: 'success'})
         self.assertEqual(1, rc)
-        self.assertIn("1 of nova's tests ran, 3 in the stock run", out)
+        self.assertIn('FAILED: 2 test(s) of the stock reference did not '
+                      'run:\n  %sb\n  %sc\n' % (NOVA, NOVA), out)
+
+    def test_test_the_reference_does_not_know_fails_the_run(self):
+        # Even a passing one: the reference no longer describes the
+        # selection (a module added, nova changed).
+        rc, out = self.compare(self.stock_outcomes(d='success'))
+        self.assertEqual(1, rc)
+        self.assertIn('FAILED: 1 test(s) ran that the stock reference does '
+                      'not know (the selection or nova changed): record it '
+                      'again (tox -e nova-compat -- --stock --record):\n'
+                      '  %sd\n' % NOVA, out)
+
+    def test_missing_reference_fails_the_run(self):
+        out = io.StringIO()
+        rc = reference.compare('all', self.stock_outcomes(), out, self.path)
+        self.assertEqual(1, rc)
+        ours, failed = out.getvalue().splitlines()[1:]
+        self.assertEqual(['1', '1', '1', '0', '0'], ours.split()[-5:])
+        self.assertEqual(
+            'FAILED: no stock reference for "all" in %s: record it (tox -e '
+            'nova-compat -- --stock --record all).' % self.path, failed)
+
+    def test_reference_of_another_nova_version_fails_the_run(self):
+        with open(self.path) as f:
+            recorded = json.load(f)
+        recorded['selection']['nova'] = '33.0.0'
+        with open(self.path, 'w') as f:
+            json.dump(recorded, f)
+        rc, out = self.compare(self.stock_outcomes())
+        self.assertEqual(1, rc)
+        self.assertIn('FAILED: the stock reference for "selection" was '
+                      'measured with nova 33.0.0, nova %s is installed: '
+                      'record it again' % reference.nova_version(), out)
+
+    def test_failed_runner_check_fails_the_run(self):
+        found = self.stock_outcomes()
+        found[CHECK] = 'fail'
+        rc, out = self.compare(found)
+        self.assertEqual(1, rc)
+        self.assertIn("FAILED: the runner's own checks did not pass: "
+                      "%s (fail).\n" % CHECK, out)
+
+    def test_no_nova_test_ran_fails_the_run(self):
+        rc, out = self.compare({CHECK: 'success'})
+        self.assertEqual(1, rc)
+        self.assertIn('FAILED: no test of nova.tests.functional.libvirt '
+                      'ran', out)
+
+    def test_stock_run_records_only_when_sound(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'xloud_nova_ext.tests.nova_compat.reference.PATH', self.path))
+        found = self.stock_outcomes(a='fail')
+        found[CHECK] = 'fail'
+        out = io.StringIO()
+        self.assertEqual(1, run.stock('selection', found, True, out))
+        self.assertIn('Nothing recorded.', out.getvalue())
+        self.assertEqual('success', reference.load(self.path)['selection'][
+            'outcomes'][NOVA + 'a'])
+
+        found[CHECK] = 'success'
+        self.assertEqual(0, run.stock('selection', found, True, out))
+        self.assertEqual('fail', reference.load(self.path)['selection'][
+            'outcomes'][NOVA + 'a'])
 
     def test_reads_stestr_subunit_output(self):
         stream = io.BytesIO()
         writer = subunit.StreamResultToBytes(stream)
         for test_id, status in ((NOVA + 'a', 'success'),
                                 (NOVA + 'b', 'fail'),
-                                ('xloud_nova_ext.tests.x', 'success')):
+                                (CHECK, 'success')):
             writer.status(test_id=test_id, test_status='inprogress')
             writer.status(test_id=test_id, test_status=status)
+        found = reference.parse(stream.getvalue())
+        self.assertEqual({NOVA + 'a': 'success', NOVA + 'b': 'fail',
+                          CHECK: 'success'}, found)
         self.assertEqual({NOVA + 'a': 'success', NOVA + 'b': 'fail'},
-                         reference.parse(stream.getvalue()))
-
-    def test_recorded_reference_covers_the_selection(self):
-        with open(reference.PATH) as f:
-            recorded = json.load(f)['selection']
-        self.assertTrue(recorded['nova'].startswith('34.'))
-        self.assertGreater(sum(recorded['counts'].values()), 400)
+                         reference.nova_tests(found))
