@@ -34,6 +34,7 @@ from nova.tests.functional import libvirt as nova_libvirt_tests  # noqa: E402
 
 from xloud_nova_ext.tests.nova_compat import by_design  # noqa: E402
 from xloud_nova_ext.tests.nova_compat import driver_swap  # noqa: E402
+from xloud_nova_ext.tests.nova_compat import watchdog  # noqa: E402
 
 if os.environ.get('XLOUD_NOVA_COMPAT_DRIVER', 'xloud') != 'stock':
     driver_swap.install()
@@ -55,4 +56,5 @@ def load_tests(loader, standard_tests, pattern):
             importlib.import_module(name)))
     if driver_swap.installed():
         by_design.mark(suite)
+    watchdog.watch(by_design.tests(suite))
     return suite

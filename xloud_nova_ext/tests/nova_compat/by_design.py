@@ -40,10 +40,11 @@ def _expect_failure(test_method, reason):
     return wrapper
 
 
-def _tests(suite):
+def tests(suite):
+    """Every test case of ``suite``, however nested."""
     for test in suite:
         if hasattr(test, '__iter__'):
-            yield from _tests(test)
+            yield from tests(test)
         else:
             yield test
 
@@ -51,7 +52,7 @@ def _tests(suite):
 def mark(suite, expected=None):
     """Turn the listed tests of ``suite`` into expected failures."""
     expected = EXPECTED_FAILURES if expected is None else expected
-    for test in _tests(suite):
+    for test in tests(suite):
         reason = expected.get(test.id())
         if reason:
             method = getattr(test, test._testMethodName)

@@ -15,6 +15,9 @@
 import io
 import json
 import os
+import subprocess
+import sys
+import time
 import unittest
 
 import fixtures
@@ -30,6 +33,7 @@ from xloud_nova_ext.tests.nova_compat import driver_swap
 from xloud_nova_ext.tests.nova_compat import reference
 from xloud_nova_ext.tests.nova_compat import run
 from xloud_nova_ext.tests.nova_compat import selection
+from xloud_nova_ext.tests.nova_compat import watchdog
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
 
 
@@ -232,3 +236,47 @@ class ReferenceTest(testing.TestCase):
                           CHECK: 'success'}, found)
         self.assertEqual({NOVA + 'a': 'success', NOVA + 'b': 'fail'},
                          reference.nova_tests(found))
+
+
+HUNG_TEST = '''
+import time
+import unittest
+from xloud_nova_ext.tests.nova_compat import watchdog
+import eventlet
+
+class Hung(unittest.TestCase):
+    def test_sleeps_forever(self):
+        # As in the hang seen in CI: the test waits on a green thread.
+        eventlet.spawn(time.sleep, 60).wait()
+
+test = Hung('test_sleeps_forever')
+watchdog.watch([test], seconds=1)
+test.run(unittest.TestResult())
+print('worker went on')
+'''
+
+
+class WatchdogTest(testing.TestCase):
+    """A test that hangs ends its worker, with every thread's stack."""
+
+    def test_hung_test_is_dumped_and_its_worker_ended(self):
+        proc = subprocess.run([sys.executable, '-c', HUNG_TEST],
+                              capture_output=True, text=True, timeout=50)
+        self.assertNotEqual(0, proc.returncode)
+        self.assertNotIn('worker went on', proc.stdout)
+        self.assertIn('Hung.test_sleeps_forever still running after 1 s',
+                      proc.stderr)
+        # The stuck green thread's own stack, not only the hub's.
+        self.assertIn('in test_sleeps_forever', proc.stderr)
+
+    def test_armed_only_while_a_test_runs(self):
+        class Quick(unittest.TestCase):
+            def test_quick(self):
+                pass
+        test = Quick('test_quick')
+        watchdog.watch([test], seconds=1)
+        result = unittest.TestResult()
+        test.run(result)
+        self.assertTrue(result.wasSuccessful())
+        # Disarmed after the test: nothing fires while we wait past it.
+        time.sleep(1.5)
