@@ -280,3 +280,53 @@ class WatchdogTest(testing.TestCase):
         self.assertTrue(result.wasSuccessful())
         # Disarmed after the test: nothing fires while we wait past it.
         time.sleep(1.5)
+
+
+class RerunTest(testing.TestCase):
+    """A test the watchdog ended runs again, with those its worker left.
+
+    stestr itself is replaced here (running nova's tests twice would take
+    minutes); the watchdog's own behaviour is WatchdogTest's.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+        self.runs = [{'n.a': 'success', 'n.hung': 'fail'},
+                     {'n.hung': 'success', 'n.left': 'success'}]
+        self.useFixture(fixtures.MockPatchObject(
+            run.subprocess, 'call', side_effect=self.stestr_run))
+        self.useFixture(fixtures.MockPatchObject(
+            run.reference, 'outcomes',
+            side_effect=lambda repo: self.runs.pop(0)))
+        self.useFixture(fixtures.MockPatchObject(
+            run, 'list_tests', return_value=['n.a', 'n.hung', 'n.left']))
+        self.seen = {}
+        self.useFixture(fixtures.MockPatchObject(
+            run, 'stock', side_effect=lambda name, found, record, out: (
+                self.seen.update(found) or 0)))
+
+    def stestr_run(self, cmd, env):
+        self.calls.append(cmd)
+        if len(self.calls) == 1:
+            with open(env[watchdog.HUNG_FILE], 'a') as f:
+                f.write('n.hung\n')
+        else:
+            with open(cmd[-1]) as f:
+                self.again = f.read().split()
+        return 1
+
+    def test_hung_and_never_run_tests_run_again_once(self):
+        out = io.StringIO()
+        self.assertEqual(0, run.main(['--stock'], out=out))
+        self.assertEqual(2, len(self.calls))
+        self.assertEqual(['n.hung', 'n.left'], self.again)
+        self.assertEqual({'n.a': 'success', 'n.hung': 'success',
+                          'n.left': 'success'}, self.seen)
+        self.assertIn('Running 2 test(s) again: 1 hung', out.getvalue())
+
+    def test_a_test_that_never_runs_fails_the_run(self):
+        self.runs[1] = {'n.hung': 'success'}
+        out = io.StringIO()
+        self.assertEqual(1, run.main(['--stock'], out=out))
+        self.assertIn('FAILED: 1 test(s) never ran', out.getvalue())

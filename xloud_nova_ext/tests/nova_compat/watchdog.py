@@ -17,7 +17,10 @@ thread that never ends (seen once in CI, in a live-migration rollback
 test) hangs its stestr worker for good. A little after the timeout, a
 real (not green) thread dumps the stack of every thread and green thread
 to the worker's real stderr (the test's own stderr is captured) and ends
-the worker, so that the run goes on and says where it was stuck.
+the worker, so that the run goes on and says where it was stuck. The
+runner (:mod:`.run`) reads the test's id from the file named by
+``XLOUD_NOVA_COMPAT_HUNG`` and runs it, and the tests its worker never
+reached, once more.
 """
 
 import faulthandler
@@ -30,6 +33,8 @@ import traceback
 from eventlet import patcher
 import greenlet
 
+#: The file that gets the id of each test that hung, one per line.
+HUNG_FILE = 'XLOUD_NOVA_COMPAT_HUNG'
 #: Seconds past the test's own timeout before the worker is ended.
 GRACE = 120
 
@@ -47,6 +52,9 @@ def dump_and_exit(test_id, seconds, out=None):
     out.write('\nnova-compat watchdog: %s still running after %d s; '
               'stacks follow, then this worker ends.\n' % (test_id, seconds))
     out.flush()
+    if os.environ.get(HUNG_FILE):
+        with open(os.environ[HUNG_FILE], 'a') as f:
+            f.write(test_id + '\n')
     faulthandler.dump_traceback(file=out, all_threads=True)
     for obj in gc.get_objects():
         if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
