@@ -36,7 +36,7 @@ import greenlet
 #: The file that gets the id of each test that hung, one per line.
 HUNG_FILE = 'XLOUD_NOVA_COMPAT_HUNG'
 #: Seconds past the test's own timeout before the worker is ended.
-GRACE = 120
+GRACE = 30
 
 # nova's tests run with eventlet's monkey patching: a timer from the
 # patched threading module would be a green thread, as stuck as the rest.
