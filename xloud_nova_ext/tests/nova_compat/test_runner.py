@@ -270,7 +270,7 @@ class WatchdogTest(testing.TestCase):
         self.assertIn('in test_sleeps_forever', proc.stderr)
 
     def test_armed_only_while_a_test_runs(self):
-        class Quick(unittest.TestCase):
+        class Quick(testing.TestCase):
             def test_quick(self):
                 pass
         test = Quick('test_quick')
