@@ -89,15 +89,24 @@ class ShellBlocksTest(testing.TestCase):
                           '    done > ids'], found)
         self.assertEqual(['done'], output)
 
+    def clone_checkout(self, b, prefix):
+        """A new directory with a clone of this checkout in it.
+
+        Under the name the block's first command clones into: CI cannot
+        reach the project's repository.
+        """
+        where = tempfile.mkdtemp(prefix=prefix)
+        self.addCleanup(shutil.rmtree, where, ignore_errors=True)
+        name = b.commands[0].split()[-1].rsplit('/', 1)[-1]
+        subprocess.run(['git', 'clone', '--quiet', refusals.TOP, name],
+                       cwd=where, check=True)
+        return where
+
     def test_wheel_from_a_checkout(self):
         # The page clones the project's repository, which CI cannot reach:
         # the clone is of this checkout; every other command runs as shown.
         b = block('install/index.rst', 'git clone ')
-        tmp = tempfile.mkdtemp(prefix='xloud-doc-wheel-')
-        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
-        name = b.commands[0].split()[-1].rsplit('/', 1)[-1]
-        subprocess.run(['git', 'clone', '--quiet', refusals.TOP, name],
-                       cwd=tmp, check=True)
+        tmp = self.clone_checkout(b, 'xloud-doc-wheel-')
         proc = bash('\n'.join(b.commands[1:]), tmp)
         self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
         expected = [re.escape(line).replace(re.escape('<version>'), r'\S+')
@@ -112,11 +121,7 @@ class ShellBlocksTest(testing.TestCase):
         # and the plugin from a clone (of this checkout: CI cannot reach
         # the project's repository); tempest then lists both plugins.
         b = block('user/tempest.rst', 'git clone ')
-        home = tempfile.mkdtemp(prefix='xloud-doc-qa-')
-        self.addCleanup(shutil.rmtree, home, ignore_errors=True)
-        name = b.commands[0].split()[-1].rsplit('/', 1)[-1]
-        subprocess.run(['git', 'clone', '--quiet', refusals.TOP, name],
-                       cwd=home, check=True)
+        home = self.clone_checkout(b, 'xloud-doc-qa-')
         # Not this tox env's: pbr versions the plugin from the clone.
         env = {k: v for k, v in os.environ.items()
                if k not in ('PBR_VERSION', 'VIRTUAL_ENV', 'PYTHONPATH')}

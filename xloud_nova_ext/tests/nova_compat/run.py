@@ -69,11 +69,10 @@ def main(argv=None, out=None):
         # included: the verdict is the comparison's.
         found = reference.outcomes(repo)
         listed = list_tests(stestr, rest, env)
-        again = sorted(set(read_lines(hung)) |
-                       (set(listed) - set(found)))
+        hung = read_lines(hung)
+        again = sorted(set(hung) | (set(listed) - set(found)))
         if again:
-            found.update(rerun(stestr, again, read_lines(hung), tmp, env,
-                               repo, out))
+            found.update(rerun(stestr, again, hung, tmp, env, repo, out))
     never = sorted(set(listed) - set(found))
     if never:
         out.write('FAILED: %d test(s) never ran, even when run again '
