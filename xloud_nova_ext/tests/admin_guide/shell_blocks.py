@@ -91,8 +91,8 @@ def commands(body):
     return found, output
 
 
-def blocks_of(page):
-    """Every shell block of one page (path relative to doc/source)."""
+def code_blocks(page):
+    """(line, language, options, body) of every code block of one page."""
     with open(os.path.join(SOURCE, page)) as f:
         lines = f.read().split('\n')
     i = 0
@@ -102,7 +102,6 @@ def blocks_of(page):
             i += 1
             continue
         indent = len(match.group('indent'))
-        lang = match.group('lang')
         first = i + 1
         options = {}
         i += 1
@@ -111,6 +110,12 @@ def blocks_of(page):
             options[option.group('name')] = option.group('value')
             i += 1
         body, i = _body(lines, i, indent)
+        yield first, match.group('lang'), options, body
+
+
+def blocks_of(page):
+    """Every shell block of one page (path relative to doc/source)."""
+    for first, lang, options, body in code_blocks(page):
         if lang not in SHELLS:
             # Outside a shell block '#' starts a comment: only '$' prompts.
             body = [b for b in body if not b.startswith('# ')]
@@ -239,6 +244,14 @@ RUN.update({
 })
 
 
+#: Blocks that a tier's own command runs, read from the page by
+#: :func:`main` (tox.ini: ``python -m <this module> PAGE START ARGS``).
+TIER_RUN = {
+    ('user/embedded-cloud.rst', 'xloud-migration-demo'):
+        ('demo', 'real-cloud'),
+}
+
+
 def test_of(key):
     """(tier, dotted name of the test) that runs the block of ``key``."""
     tier, _, test = RUN[key].rpartition(': ')
@@ -248,7 +261,7 @@ def test_of(key):
 
 def key_of(block):
     """The RUN key of a block: the longest start its first command has."""
-    starts = [(page, start) for page, start in RUN
+    starts = [(page, start) for page, start in list(RUN) + list(TIER_RUN)
               if block.page == page and block.commands and
               block.commands[0].startswith(start)]
     return max(starts, key=lambda key: len(key[1]), default=None)
@@ -264,3 +277,89 @@ def block(page, start):
 def bash(script, cwd, env=None):
     return subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
                           cwd=cwd, env=env, capture_output=True, text=True)
+
+
+_SHAPE = re.compile(r'(?P<space> +)|(?P<number>\d+(?:\.\d+)?)|(?P<path>/\S+)')
+
+
+def shape(shown):
+    """A pattern for the lines of the shape of one shown output line.
+
+    Its numbers (timings, counts) and absolute paths stand for any; the
+    rest is as shown.
+    """
+    pattern, end = [], 0
+    for match in _SHAPE.finditer(shown):
+        pattern.append(re.escape(shown[end:match.start()]))
+        pattern.append({'space': ' +', 'number': r'\d+(?:\.\d+)?',
+                        'path': r'/\S+'}[match.lastgroup])
+        end = match.end()
+    pattern.append(re.escape(shown[end:]))
+    return re.compile(''.join(pattern))
+
+
+def drift(shown, printed):
+    """The first shown output line that the printed lines lack, or None.
+
+    The shown lines must be found in order, with any lines between them;
+    a line ``...`` stands for lines left out.
+    """
+    printed = iter(printed)
+    for line in shown:
+        if line.strip() == '...':
+            continue
+        pattern = shape(line.strip())
+        if not any(pattern.fullmatch(p.strip()) for p in printed):
+            return line
+    return None
+
+
+def main(argv=None):
+    """Run a block's command with ``ARGS`` appended; check what it prints.
+
+    ``python -m xloud_nova_ext.tests.admin_guide.shell_blocks PAGE START
+    [ARGS...]`` runs the one command of the block of :data:`TIER_RUN`
+    keyed by (PAGE, START), as the page shows it, with ARGS appended (a
+    tier's own options), and prints its output as it comes. It exits with
+    the command's status; a command that succeeded but printed nothing of
+    the shape of a line the block shows fails.
+    """
+    import shlex
+    import signal
+    import sys
+    page, start, *args = sys.argv[1:] if argv is None else argv
+    assert (page, start) in TIER_RUN, (page, start)
+    b = block(page, start)
+    assert len(b.commands) == 1, b.commands
+    script = ' '.join([b.commands[0]] + [shlex.quote(a) for a in args])
+    print('%s:%d: $ %s' % (page, b.line, script), flush=True)
+    proc = subprocess.Popen(
+        ['bash', '-euo', 'pipefail', '-c', script], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env=dict(os.environ, PYTHONUNBUFFERED='1'))
+
+    def forward(signum, frame):
+        # Its own session: a stop of ours reaches it only from here.
+        os.killpg(proc.pid, signum)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    printed = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        printed.append(line.rstrip('\n'))
+    rc = proc.wait()
+    missing = drift(b.output, printed)
+    if rc == 0 and missing is not None:
+        print('FAILED: %s:%d shows output that this run did not print: no '
+              'line of the shape %r (pattern %s), in the order shown. '
+              'Make the page show what the command prints.' % (
+                  page, b.line, missing, shape(missing.strip()).pattern),
+              file=sys.stderr)
+        return 1
+    return rc
+
+
+if __name__ == '__main__':
+    import sys
+    sys.exit(main())

@@ -20,9 +20,11 @@ it is not run. A block with neither fails, as does a test whose block is
 gone.
 """
 
+import configparser
 import importlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,8 +52,52 @@ class ShellBlocksTest(testing.TestCase):
                          'shell blocks neither run by a doc test nor '
                          'captioned "%s <reason>"' % shell_blocks.NOT_RUN)
         keys = {shell_blocks.key_of(b) for b in blocks}
-        self.assertEqual([], sorted(set(shell_blocks.RUN) - keys),
+        run = set(shell_blocks.RUN) | set(shell_blocks.TIER_RUN)
+        self.assertEqual([], sorted(run - keys),
                          'doc tests whose block is gone')
+
+    def test_tiers_run_their_blocks_from_the_page(self):
+        # The tier's command in tox.ini is the block's, read from the page
+        # by shell_blocks.main, not a copy of it.
+        ini = configparser.ConfigParser(interpolation=None)
+        ini.read(os.path.join(refusals.TOP, 'tox.ini'))
+
+        def resolved(text):
+            return re.sub(r'\{\[([^\]]+)\](\w+)\}',
+                          lambda m: resolved(ini.get(*m.groups())), text)
+        for (page, start), tiers in sorted(shell_blocks.TIER_RUN.items()):
+            for tier in tiers:
+                commands = [shlex.split(line) for line in resolved(
+                    ini.get('testenv:' + tier, 'commands')).splitlines()
+                    if line.strip()]
+                self.assertIn(['python', '-m', shell_blocks.__name__,
+                               page, start],
+                              [c[:5] for c in commands], tier)
+
+    def test_shown_output_is_checked_for_its_shapes(self):
+        b = block('user/embedded-cloud.rst', 'xloud-migration-demo')
+        printed = [
+            'starting keystone (sqlite, fernet) ...',
+            'writing the Tempest workspace ...',
+            'cloud ready in 23 s',
+            'skip     0.0s test_vtpm_live_migration.VTPMLiveMigrationTest',
+            'pass    11.0s test_cold_migration.ColdMigrationTest.'
+            'test_cold_migration_confirmed',
+            '     seconds  scenario',
+            '9 passed, 0 failed, 1 skipped',
+            'JSON report: /tmp/ci/xloud-migration-report.json',
+            'HTML report: /tmp/ci/xloud-migration-report.html']
+        self.assertIsNone(shell_blocks.drift(b.output, printed))
+        # Exactly the lines of the shapes shown are needed, in that order.
+        needed = [line for line in printed if shell_blocks.drift(
+            b.output, [other for other in printed if other != line])]
+        self.assertEqual(printed[1:3] + printed[4:5] + printed[6:], needed)
+        self.assertEqual('10 passed, 0 failed, 0 skipped', shell_blocks.drift(
+            b.output, printed[:6] + ['9 passed, 0 failed'] + printed[7:]))
+        # The counts before the scenarios: not in the order shown.
+        self.assertEqual('10 passed, 0 failed, 0 skipped', shell_blocks.drift(
+            b.output, printed[:4] + printed[6:7] + printed[4:6] +
+            printed[7:]))
 
     def test_each_block_names_a_test_that_exists(self):
         # Each tier's tests are importable here (they skip, or fail in CI,
