@@ -218,6 +218,8 @@ RUN.update({(page, start): _CLOUD + test for page, start, test in (
     ('admin/operations.rst',
      'openstack server migration list --host compute1 --status running',
      'test_operations_page'),
+    ('user/tempest.rst', 'tempest run --regex xloud_tempest_plugin',
+     'test_qa_guide_runs_the_scenarios'),
 )})
 
 

@@ -25,13 +25,19 @@ name on ``compute1`` before its block runs. ``<migration id>`` and
 the previous command's output.
 """
 
+import configparser
 import json
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 
 from keystoneauth1 import adapter
+import testtools.content
 from xloud_harness import keystone
 from xloud_harness import poll
+from xloud_harness import process
 from xloud_harness import testing
 from xloud_migration_cloud import cloud as cloud_mod
 from xloud_migration_cloud import nova_cloud
@@ -428,3 +434,79 @@ class CloudBlocksTest(testing.TestCase):
                          sorted(h['service_host'] for h in hypervisors))
         for hypervisor in hypervisors:
             self.assertIn('model', hypervisor['cpu_info'])
+
+    # user/tempest.rst: the QA engineer's journey, against this cloud.
+
+    def write_qa_conf(self, path):
+        """The QA guide's tempest.conf (its third step) for this cloud.
+
+        What the guide's block sets (credentials, keystone, image, flavor)
+        comes from the block only, its placeholders filled in as a reader
+        does; the rest ("the options of the next section", which depend on
+        the cloud) is what the embedded cloud writes for itself. Added to
+        what ``tempest init`` wrote (log and lock directories).
+        """
+        [body] = [body for _, lang, _, body in shell_blocks.code_blocks(
+            'user/tempest.rst') if lang == 'ini' and '[auth]' in body]
+        text = '\n'.join(body)
+        for placeholder, value in (
+                ('<password>', keystone.ADMIN_PASSWORD),
+                ('<image uuid>', tempest_workspace.IMAGE_REF),
+                ('<flavor id>', '1')):
+            text = text.replace(placeholder, value)
+        self.assertNotIn('<', text)
+        guide = configparser.ConfigParser(interpolation=None)
+        guide.read_string(text)
+        # The page's example keystone, as a reader puts in theirs.
+        guide.set('identity', 'uri_v3', self.cloud.keystone.url)
+        cloud = tempest_workspace.cloud_sections(
+            self.cloud.keystone.url, len(cloud_mod.COMPUTES),
+            extra=cloud_mod.SCENARIO_OPTIONS)
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read(path)
+        conf.read_dict({section: {key: str(value)
+                                  for key, value in options.items()
+                                  if not guide.has_option(section, key)}
+                        for section, options in cloud.items()})
+        conf.read_dict(guide)
+        with open(path, 'w') as f:
+            conf.write(f)
+
+    def test_qa_guide_runs_the_scenarios(self):
+        # The guide's steps in a new home, with the tempest and plugin that
+        # tox installed (test_qa_virtualenv runs the guide's virtualenv):
+        # its workspace, its tempest.conf, then its run of the scenarios.
+        page = 'user/tempest.rst'
+        home = tempfile.mkdtemp(prefix='xloud-doc-qa-run-')
+        self.addCleanup(shutil.rmtree, home, ignore_errors=True)
+        env = dict(os.environ, HOME=home, TMPDIR=home)
+        proc = shell_blocks.bash('\n'.join(shell_blocks.block(
+            page, 'tempest init ~/xloud-qa').commands), home, env=env)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        workspace = os.path.join(home, 'xloud-qa')
+        self.write_qa_conf(os.path.join(workspace, 'etc', 'tempest.conf'))
+
+        run = shell_blocks.block(
+            page, 'tempest run --regex xloud_tempest_plugin').commands
+        proc = subprocess.Popen(
+            ['bash', '-euo', 'pipefail', '-c', '\n'.join(run)],
+            cwd=workspace, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        # tempest's workers too, whatever happens.
+        self.addCleanup(process.stop_session, proc)
+        out = proc.communicate()[0]
+        self.addDetail('tempest run', testtools.content.text_content(out))
+        # What the guide says of a run: exit 0, one line per test, "ok" or
+        # SKIPPED with its reason, and a summary; none failed.
+        self.assertEqual(0, proc.returncode, out)
+        self.assertIn(' - Failed: 0\n', out)
+        results = re.findall(
+            r'^\{\d+\} (?:setUpClass \()?(xloud_tempest_plugin\.\S+?)'
+            r'(?:\)|\[[^]]*\])? (?:\[[\d.]+s\] )?\.\.\. '
+            r'(ok|SKIPPED: .+|FAILED)$', out, re.M)
+        self.assertTrue(results, out)
+        passed = [test for test, result in results if result == 'ok']
+        self.assertEqual(len(results), len(passed) + len(
+            [r for _, r in results if re.match(r'SKIPPED: \S', r)]), out)
+        self.assertIn(' - Passed: %d\n' % len(passed), out)
+        self.assertGreater(len(passed), 0, out)
