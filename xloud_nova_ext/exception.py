@@ -33,14 +33,20 @@ class XloudError(Exception):
     code = 'xloud.error'
     msg_fmt = 'An unknown error occurred.'
     fix_fmt = ''
+    #: Figures behind the cause, after the fix: nova keeps only the first
+    #: 255 characters in the instance action event, the logs keep all.
+    detail_fmt = ''
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
         self.cause = self.msg_fmt % kwargs
         self.fix = self.fix_fmt % kwargs if self.fix_fmt else ''
+        self.detail = self.detail_fmt % kwargs if self.detail_fmt else ''
         text = '[%s] %s' % (self.code, self.cause)
         if self.fix:
             text += ' Fix: %s' % self.fix
+        if self.detail:
+            text += ' Detail: %s' % self.detail
         super().__init__(text)
 
 
@@ -168,14 +174,14 @@ class InsufficientDisk(MigrationRefused):
             "or over a shared instance path (nova copies the disks within "
             "that filesystem): before the server is stopped.")
     code = 'xloud.disk.insufficient'
-    # Totals first: nova keeps only 255 characters in instance action
-    # events; the per-disk detail follows (and is in the logs in full).
+    # Totals, the migrations in flight there and the fix first, short:
+    # nova keeps only 255 characters in the instance action event; the
+    # per-disk detail follows (and is in the logs in full).
     msg_fmt = ("The disks of this %(kind)s do not fit on %(host)s: "
-               "%(needed)s needed, %(available)s available. Needed: "
-               "%(per_disk)s. Available: %(have_detail)s.")
-    fix_fmt = ("Free at least %(shortfall)s on %(host)s, migrate to a host "
-               "with more free disk, or retry once the migrations already "
-               "copying there have finished.")
+               "%(needed)s needed, %(available)s available%(in_flight)s.")
+    fix_fmt = ("%(retry)sFree at least %(shortfall)s on %(host)s, or migrate "
+               "to a host with more free disk.")
+    detail_fmt = "Needed: %(per_disk)s. Available: %(have_detail)s."
 
 
 class DiskInfoInvalid(MigrationRefused):

@@ -242,6 +242,39 @@ Flavor whose disks will not fit on ``disk_full_dest_host``. Defaults to
 ``[compute] flavor_ref``.
 """),
     cfg.StrOpt(
+        'concurrent_block_dest_host',
+        help="""
+A compute host with local instance storage whose free space holds one block
+migration of a server with ``concurrent_block_flavor`` (its disks plus the
+Xloud ``[xloud] disk_headroom_mb``) but not two at once. When set, the
+scenario starts a block live migration of one server there and, while it
+copies, one of a second server: the second must be refused in the
+pre-check, naming the migration in flight, cause and fix, and stay ACTIVE on
+its source; the first completes, and once it has, the second moves there
+too (the first one's reservation was released). Unset: the scenario is
+skipped.
+
+Related options:
+
+* ``concurrent_block_source_host``, ``concurrent_block_flavor``,
+  ``disk_refusal_code``
+* ``[compute-feature-enabled] block_migration_for_live_migration``
+"""),
+    cfg.StrOpt(
+        'concurrent_block_source_host',
+        help="""
+Where the concurrent block migration scenario boots its two servers: a host
+with thin (not preallocated) disks. Defaults to ``[compute]
+migration_source_host``, then to any enabled compute host other than
+``concurrent_block_dest_host``.
+"""),
+    cfg.StrOpt(
+        'concurrent_block_flavor',
+        help="""
+Flavor of the concurrent block migration scenario's two servers. Defaults
+to ``[compute] flavor_ref``.
+"""),
+    cfg.StrOpt(
         'disk_refusal_code',
         default='xloud.disk.insufficient',
         help="""

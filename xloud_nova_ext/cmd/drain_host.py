@@ -53,9 +53,11 @@ DONE = {LIVE: ('completed',), COLD: ('finished', 'confirmed')}
 FINAL = {'completed', 'finished', 'confirmed', 'error', 'failed',
          'cancelled', 'reverted', 'done'}
 
+# Code, cause and fix; the figures after " Detail:" (cut short by nova's
+# 255 characters, and in the compute's log in full) are left out.
 XLOUD_REFUSAL = re.compile(
-    r'\[(?P<code>xloud\.[\w.]+)\]\s*(?P<cause>.*?)(?:\s+Fix:\s*(?P<fix>.*))?$',
-    re.S)
+    r'\[(?P<code>xloud\.[\w.]+)\]\s*(?P<cause>.*?)'
+    r'(?:\s+Fix:\s*(?P<fix>.*?))?(?:\s+Detail:.*)?$', re.S)
 
 
 class APIError(Exception):

@@ -86,6 +86,11 @@ def fmt_bytes(n):
     return '%d bytes' % n
 
 
+def fmt_short(n):
+    """A size for a headline: '1.5 GiB' (fmt_bytes keeps the exact count)."""
+    return fmt_bytes(n).partition(' (')[0]
+
+
 def _invalid(detail):
     return exception.DiskInfoInvalid(detail=detail)
 

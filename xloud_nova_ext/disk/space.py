@@ -96,12 +96,22 @@ def check_fits(need, have, host, kind):
     """Raise InsufficientDisk unless ``need`` fits in ``have``."""
     if need.total <= have.available:
         return
+    in_flight = retry = ''
+    if have.in_flight_count:
+        in_flight = ('; %d block migration(s) in flight there hold %s'
+                     % (have.in_flight_count,
+                        need_mod.fmt_short(have.in_flight)))
+        retry = 'Retry once those have finished. '
+    needed = need_mod.fmt_short(need.total)
+    available = need_mod.fmt_short(have.available)
+    if needed == available:  # apart by less than the rounding: exact
+        needed = need_mod.fmt_bytes(need.total)
+        available = need_mod.fmt_bytes(have.available)
     raise exception.InsufficientDisk(
-        kind=kind, host=host,
-        needed=need_mod.fmt_bytes(need.total), per_disk=need.describe(),
-        available=need_mod.fmt_bytes(have.available),
-        have_detail=have.describe(),
-        shortfall=need_mod.fmt_bytes(need.total - have.available))
+        kind=kind, host=host, needed=needed, per_disk=need.describe(),
+        available=available, in_flight=in_flight,
+        have_detail=have.describe(), retry=retry,
+        shortfall=need_mod.fmt_short(need.total - have.available))
 
 
 # Cold migration: the destination answers over nova's ssh channel.

@@ -86,6 +86,10 @@ SCENARIO_OPTIONS = {
         # xlc-d preallocates: its server's 1 GiB disk does not fit on xlc-c.
         'disk_full_source_host': 'xlc-d',
         'disk_full_dest_host': 'xlc-c',
+        # xlc-c keeps room for one block migration of an xl1 server from
+        # xlc-a (thin disks), not two (layout.SMALL_FREE_MB).
+        'concurrent_block_source_host': 'xlc-a',
+        'concurrent_block_dest_host': 'xlc-c',
         # xlc-e's QEMU lacks popcnt: xlc-a's Nehalem guests cannot run there.
         'cpu_incompatible_dest_host': 'xlc-e',
         # The guest prints the heartbeat: never move it while it boots.

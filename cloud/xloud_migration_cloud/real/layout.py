@@ -71,8 +71,9 @@ HOSTS = (
 SMALL_FS_MB = 1536
 #: What the small host keeps free (a ballast file takes the rest): room for
 #: a block migration of the heartbeat guest from a host with thin disks
-#: (about 260 MiB with the safeguard's 256 MiB headroom), not for one from
-#: a PREALLOCATING_HOSTS host (its 1 GiB disk allocated in full).
+#: (about 260 MiB with the safeguard's 256 MiB headroom), not for two at
+#: once (the concurrent block migration scenario), nor for one from a
+#: PREALLOCATING_HOSTS host (its 1 GiB disk allocated in full).
 SMALL_FREE_MB = 440
 #: Hosts with ``preallocate_images = space``.
 PREALLOCATING_HOSTS = ('xlc-d',)

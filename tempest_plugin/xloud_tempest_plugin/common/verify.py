@@ -153,13 +153,16 @@ class MigrationVerifier(object):
         self._check_guest(result, move, guest_restarted, read_uptime)
         return self._finish(result, move)
 
-    def verify_refused(self, move, code, copy_events=COPY_EVENTS):
+    def verify_refused(self, move, code, copy_events=COPY_EVENTS,
+                       mentions=()):
         """Check that a safeguard refused the move before copying anything.
 
         The server is ACTIVE on its source, its new record is ``error``,
         and an event of the request's instance action carries ``code`` in
         its details (microversion 2.84) or traceback, while none of
-        ``copy_events`` ran; the guest kept running.
+        ``copy_events`` ran; the guest kept running. Each of ``mentions``
+        must be in that event's details or traceback (the refusal's cause
+        and fix, which nova may cut from the 255-character details).
         """
         result = self._result(move)
         result.destination = move.requested_host
@@ -184,6 +187,17 @@ class MigrationVerifier(object):
             result.add('refusal-code', False,
                        'No event of request %s carries the refusal code %s.'
                        % (move.request_id, code))
+        if mentions:
+            texts = ['%s\n%s' % (e.get('details') or '',
+                                 e.get('traceback') or '') for e in carriers]
+            absent = [m for m in mentions
+                      if not any(m in text for text in texts)]
+            result.add('refusal-says', bool(carriers) and not absent,
+                       'The refusal does not say %s.' % ', '.join(
+                           repr(m) for m in absent or mentions)
+                       if absent or not carriers else
+                       'The refusal says %s.' % ', '.join(
+                           repr(m) for m in mentions))
         copied = [e['event'] for e in events if e.get('event') in copy_events]
         result.add('refused-before-copying', not copied,
                    'The migration was not refused before copying: events %s '

@@ -27,8 +27,12 @@ LOG = logging.getLogger(__name__)
 
 def wait_for_migration_status(migrations_client, server_id, migration_type,
                               status, known_ids=(), servers_client=None,
-                              timeout=None, request_id=None):
+                              timeout=None, request_id=None, interval=None):
     """Wait until this server's new migration record reaches ``status``.
+
+    ``status`` is one status or a collection of them (any one will do);
+    ``interval`` the seconds between polls (default: the client's
+    ``build_interval``).
 
     The record is the newest of the server's records of ``migration_type``
     whose id is not in ``known_ids`` (the ids before the request), so neither
@@ -42,6 +46,9 @@ def wait_for_migration_status(migrations_client, server_id, migration_type,
     :returns: the migration record.
     """
     timeout = timeout or migrations_client.build_timeout
+    interval = interval or migrations_client.build_interval
+    wanted = {status} if isinstance(status, str) else set(status)
+    expected = ' or '.join(sorted(wanted))
     start = time.time()
     last = None
     while True:
@@ -53,12 +60,12 @@ def wait_for_migration_status(migrations_client, server_id, migration_type,
             LOG.info('Migration of server %s: %s -> %s after %d s',
                      server_id, last, current, time.time() - start)
             last = current
-        if current == status:
+        if current in wanted:
             return record
         if current in migrations.TERMINAL:
             raise exceptions.MigrationFailed(
                 migration_id=record['id'], server_id=server_id,
-                status=current, expected=status,
+                status=current, expected=expected,
                 evidence=evidence.describe(servers_client, migrations_client,
                                            server_id, request_id))
         if time.time() - start >= timeout:
@@ -66,7 +73,7 @@ def wait_for_migration_status(migrations_client, server_id, migration_type,
                 'Migration %s (%s) of server %s did not reach status %s '
                 'within %s s; current status: %s.\n%s' % (
                     record['id'] if record else '(no record yet)',
-                    migration_type, server_id, status, timeout, current,
+                    migration_type, server_id, expected, timeout, current,
                     evidence.describe(servers_client, migrations_client,
                                       server_id, request_id)))
-        time.sleep(migrations_client.build_interval)
+        time.sleep(interval)

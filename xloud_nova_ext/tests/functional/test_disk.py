@@ -204,8 +204,9 @@ class BlockMigrationPreflightTest(DiskPreflightTestBase):
                       'Available: 1.1 GiB (1213202431 bytes) free for '
                       'unprivileged writes in %s, less reserved_host_disk_mb '
                       '0 bytes, less 0 block migration(s) in flight there 0 '
-                      'bytes. Fix: Free at least 1 bytes on host dest'
-                      % (BASE, CONF.instances_path), self.log_text())
+                      'bytes.' % (BASE, CONF.instances_path), self.log_text())
+        self.assertIn('Fix: Free at least 1 bytes on host dest',
+                      self.log_text())
 
     def test_base_image_in_destination_cache_is_not_needed(self):
         server = self.boot_with_disks('src')

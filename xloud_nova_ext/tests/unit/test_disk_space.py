@@ -137,8 +137,11 @@ class CheckFitsTest(testing.TestCase):
         text = str(err)
         self.assertEqual('xloud.disk.insufficient', err.code)
         self.assertIn('The disks of this block migration do not fit on host '
-                      'dest: 857.0 MiB (898629632 bytes) needed, 500.0 MiB '
-                      '(524288000 bytes) available. Needed: disk 600.0 MiB '
+                      'dest: 857.0 MiB needed, 500.0 MiB available; 1 block '
+                      'migration(s) in flight there hold 300.0 MiB. Fix: '
+                      'Retry once those have finished. Free at least 357.0 '
+                      'MiB on host dest, or migrate to a host with more free '
+                      'disk. Detail: Needed: disk 600.0 MiB '
                       '(629145600 bytes), disk.config 1.0 MiB (1048576 '
                       'bytes), headroom 256.0 MiB (268435456 bytes). '
                       'Available: 900.0 MiB (943718400 bytes) free for '
@@ -146,8 +149,39 @@ class CheckFitsTest(testing.TestCase):
                       'reserved_host_disk_mb 100.0 MiB (104857600 bytes), '
                       'less 1 block migration(s) in flight there 300.0 MiB '
                       '(314572800 bytes).', text)
-        self.assertIn('Fix: Free at least 357.0 MiB (374341632 bytes) on '
-                      'host dest', text)
+
+    def test_what_nova_keeps_names_cause_migrations_in_flight_and_fix(self):
+        # nova keeps 255 characters of "Migration pre-check error: <text>"
+        # in the instance action event, all an API user sees.
+        have = space.Have('/var/lib/nova/instances', 440 * MiB,
+                          in_flight=271 * MiB, in_flight_count=1)
+        source = need.allocated_need([("the source's disks", 0)],
+                                     256 * MiB)
+        err = self.assertRaises(exception.InsufficientDisk, space.check_fits,
+                                source, have, 'host compute-17',
+                                'block migration')
+        kept = ('Migration pre-check error: %s' % err)[:255]
+        self.assertIn('do not fit on host compute-17: 256.0 MiB needed, 169.0 '
+                      'MiB available; 1 block migration(s) in flight there '
+                      'hold 271.0 MiB. Fix: Retry once those have finished.',
+                      kept)
+        have = space.Have('/var/lib/nova/instances', 40 * MiB)
+        err = self.assertRaises(exception.InsufficientDisk, space.check_fits,
+                                source, have, 'host compute-17',
+                                'block migration')
+        kept = ('Migration pre-check error: %s' % err)[:255]
+        self.assertIn('256.0 MiB needed, 40.0 MiB available. Fix: Free at '
+                      'least 216.0 MiB on host compute-17, or migrate to a '
+                      'host with more free disk.', kept)
+
+    def test_sizes_apart_by_less_than_the_rounding_are_exact(self):
+        have = space.Have('/var/lib/nova/instances', 857 * MiB - 1)
+        err = self.assertRaises(exception.InsufficientDisk, space.check_fits,
+                                self.need, have, 'host dest',
+                                'block migration')
+        self.assertIn('857.0 MiB (898629632 bytes) needed, 857.0 MiB '
+                      '(898629631 bytes) available. Fix: Free at least 1 '
+                      'bytes on host dest', str(err))
 
 
 class ProbeTest(testing.TestCase):

@@ -212,6 +212,18 @@ class DrainHostTest(testing.TestCase):
         self.assertIn('Summary: 1 moved, 1 not moved; src still holds 1: '
                       'vm-a (ACTIVE)', out)
 
+    def test_refusal_detail_cut_by_nova_is_left_out(self):
+        text = ('Migration pre-check error: [xloud.disk.insufficient] The '
+                'disks do not fit on host dest: 5.2 GiB needed, 2.0 GiB '
+                'available. Fix: Free at least 3.2 GiB on host dest. '
+                'Detail: Needed: the source\'s di')
+        self.assertEqual(
+            '[xloud.disk.insufficient] The disks do not fit on host dest: '
+            '5.2 GiB needed, 2.0 GiB available. Fix: Free at least 3.2 GiB '
+            'on host dest.',
+            drain_host.explain(None, [{'result': 'Error', 'details': text}],
+                               None))
+
     def test_cold_migration_left_unconfirmed(self):
         self.nova.add('s', 'src', 'SHUTOFF')
         code, out, _ = self.drain('--no-confirm', '--target', 'dest')

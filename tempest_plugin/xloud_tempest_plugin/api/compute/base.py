@@ -197,9 +197,24 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
         return verify.Move(guest.id, migration_type, source, host, known,
                            before)
 
-    def request_live_migration(self, guest, host=None, block_migration=None):
-        """Ask nova to live-migrate; returns the Move without waiting."""
-        move = self._start_move(guest, migrations.LIVE, host)
+    def prepare_live_migration(self, guest, host=None):
+        """What request_live_migration notes before asking: the Move.
+
+        For a request that must follow another one closely: the guest is
+        observed (console, heartbeat) beforehand.
+        """
+        return self._start_move(guest, migrations.LIVE, host)
+
+    def request_live_migration(self, guest, host=None, block_migration=None,
+                               move=None):
+        """Ask nova to live-migrate; returns the Move without waiting.
+
+        ``move``: one prepare_live_migration returned for this guest and
+        host (by default it is prepared now).
+        """
+        if move is None:
+            move = self.prepare_live_migration(guest, host)
+        move.started = time.time()
         if block_migration is None:
             block_migration = self.block_migration
         body = self.admin_servers_client.live_migrate_server(
@@ -241,16 +256,21 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
             self.admin_servers_client, move.server_id, 'ACTIVE')
         self.wait_for_move(move, 'reverted')
 
-    def wait_for_move(self, move, status, timeout=None):
-        """Wait for the move's record; note the seconds it took."""
+    def wait_for_move(self, move, status, timeout=None, interval=None):
+        """Wait for the move's record; note the seconds it took.
+
+        ``status``: one status or several (see
+        waiters.wait_for_migration_status), ``interval``: seconds between
+        polls (default ``[compute] build_interval``).
+        """
         record = waiters.wait_for_migration_status(
             self.admin_migrations_client, move.server_id,
             move.migration_type, status, known_ids=move.known_ids,
             servers_client=self.admin_servers_client,
             timeout=timeout or self.migration_timeout,
-            request_id=move.request_id)
+            request_id=move.request_id, interval=interval)
         move.seconds = round(time.time() - move.started, 3)
-        move.timings[status] = move.seconds
+        move.timings[record['status']] = move.seconds
         return record
 
     # Verification

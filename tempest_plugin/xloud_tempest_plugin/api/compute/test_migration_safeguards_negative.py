@@ -98,3 +98,68 @@ class DiskFullDestinationTest(RefusedMigrationTestBase):
             dest=dest,
             flavor=opts.disk_full_flavor,
             code=opts.disk_refusal_code)
+
+
+@decorators.serial
+class ConcurrentBlockMigrationTest(RefusedMigrationTestBase):
+    """Two block migrations that fit one at a time, not together.
+
+    Serial: another scenario's block migration to the same host would
+    change the room this one counts on.
+    """
+
+    block_migration = True
+    #: What the refusal must say: the migration in flight (its cause) and
+    #: the fix (exception.InsufficientDisk in xloud-nova-ext).
+    MENTIONS = ('block migration(s) in flight there',
+                'Fix: Retry once those have finished')
+    #: Statuses of a live migration whose destination has accepted it (and
+    #: reserved its disk room) but not yet released it.
+    IN_FLIGHT = ('preparing', 'running')
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if not CONF.xloud_migration.concurrent_block_dest_host:
+            raise cls.skipException(
+                '[xloud_migration] concurrent_block_dest_host is not set.')
+
+    @decorators.attr(type=['negative', 'multinode'])
+    @decorators.idempotent_id('568db769-3dd0-4056-98fd-6e983a661182')
+    def test_second_block_migration_refused_while_first_copies(self):
+        """One completes, the other is refused in the pre-check."""
+        opts = CONF.xloud_migration
+        dest = opts.concurrent_block_dest_host
+        source = (opts.concurrent_block_source_host or
+                  self.source_host(avoid=dest))
+        if source == dest:
+            raise self.skipException(
+                'The source and destination hosts are both %s.' % dest)
+        first, second = [
+            self.create_guest(host=source,
+                              flavor=opts.concurrent_block_flavor)
+            for _ in range(2)]
+        # Both guests observed first: the second request must follow the
+        # first one's acceptance closely.
+        moves = [self.prepare_live_migration(g, dest)
+                 for g in (first, second)]
+        self.request_live_migration(first, dest, move=moves[0])
+        # 'preparing': the source is asking the destination to prepare,
+        # which reserves the room first; the second request's pre-check
+        # (API, scheduler, both hosts) comes after that and before the
+        # first copy ends.
+        self.wait_for_move(moves[0], self.IN_FLIGHT, interval=0.2)
+        self.request_live_migration(second, dest, move=moves[1])
+        self.wait_for_move(moves[1], 'error')
+        tempest_waiters.wait_for_server_status(
+            self.admin_servers_client, second.id, 'ACTIVE')
+        self.wait_for_move(moves[0], 'completed')
+        tempest_waiters.wait_for_server_status(
+            self.admin_servers_client, first.id, 'ACTIVE')
+        self.assert_survived(first, moves[0], 'completed', final_host=dest)
+        self.verified(self.verifier.verify_refused, moves[1],
+                      opts.disk_refusal_code, mentions=self.MENTIONS)
+        # The first migration's reservation is gone once it completed: the
+        # refused server now fits.
+        move = self.live_migrate(second, dest)
+        self.assert_survived(second, move, 'completed', final_host=dest)

@@ -69,6 +69,10 @@ class FakeNova(fixtures.Fixture):
         # pre-check refuses with the given text.
         self.hosts = ['cmp1', 'cmp2', 'cmp3']
         self.refusals = {}
+        # Destinations with room for one block migration at a time: the
+        # pre-check refuses another one, with the given text, while one
+        # is in flight there.
+        self.room_for_one = {}
         self._pending = {}
         self.actions_requested = []
 
@@ -183,15 +187,23 @@ class FakeNova(fixtures.Fixture):
 
     def _live_migrate(self, server_id, host, request_id):
         source, dest = self._pick(server_id, host)
-        if dest in self.refusals:
+        refusal = self.refusals.get(dest)
+        if dest in self.room_for_one and any(
+                r['dest_compute'] == dest and
+                r['status'] not in ('completed', 'error', 'failed')
+                for r, _ in self.migrations):
+            refusal = self.room_for_one[dest]
+        if refusal:
             self.add_migration(server_id, ['accepted', 'error'], source, dest)
-            detail = 'Migration pre-check error: %s' % self.refusals[dest]
+            detail = 'Migration pre-check error: %s' % refusal
             self.add_action(server_id, request_id, [
                 ('conductor_live_migrate_instance', 'Error', detail, None),
                 ('compute_check_can_live_migrate_destination', 'Error',
                  detail, None)])
             return
-        self.add_migration(server_id, ['accepted', 'running', 'completed'],
+        # One listing longer in flight where another one may be refused.
+        running = ['running'] * (2 if dest in self.room_for_one else 1)
+        self.add_migration(server_id, ['accepted'] + running + ['completed'],
                            source, dest)
         self.add_action(server_id, request_id, [
             ('conductor_live_migrate_instance', 'Success', None, None),

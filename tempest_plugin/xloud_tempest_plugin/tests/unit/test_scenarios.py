@@ -207,6 +207,57 @@ class TestRefusalFlow(ScenarioFlowTest):
                           dest='cmp3', flavor=None, code='x')
 
 
+class TestConcurrentBlockMigrationFlow(ScenarioFlowTest):
+
+    REFUSAL = ('[xloud.disk.insufficient] The disks of this block migration '
+               'do not fit on host cmp3: 256.0 MiB needed, 169.0 MiB '
+               'available; 1 block migration(s) in flight there hold 271.0 '
+               'MiB. Fix: Retry once those have finished. Free at least ...')
+
+    def setUp(self):
+        super().setUp()
+        self.flags('xloud_migration', concurrent_block_dest_host='cmp3',
+                   concurrent_block_source_host='cmp1')
+        self.test = self.scenario(
+            negative.ConcurrentBlockMigrationTest,
+            'test_second_block_migration_refused_while_first_copies')
+
+    def _run(self):
+        self.test.test_second_block_migration_refused_while_first_copies()
+
+    @decorators.idempotent_id('24ba7776-6af8-4c67-a9fd-7182b179b5e2')
+    def test_one_completes_the_other_refused_then_moves(self):
+        self.nova.room_for_one['cmp3'] = self.REFUSAL
+        self._run()
+        first, second = [s for s, _, _ in self.booted]
+        reports = self.reports(self.test)
+        self.assertEqual(3, len(reports))
+        refused = [r for r in reports if r['refusal']]
+        self.assertEqual([second], [r['server'] for r in refused])
+        self.assertEqual('cmp1', refused[0]['host'])
+        self.assertEqual('cmp3', self.host_of(first))
+        self.assertEqual('cmp3', self.host_of(second))
+        self.assertEqual(
+            [(first, {'host': 'cmp3', 'block_migration': True}),
+             (second, {'host': 'cmp3', 'block_migration': True}),
+             (second, {'host': 'cmp3', 'block_migration': True})],
+            [(server, args) for server, action, args
+             in self.nova.actions_requested if action == 'os-migrateLive'])
+
+    @decorators.idempotent_id('abe919b4-fabb-40fa-b9a9-bcc922956ab9')
+    def test_both_accepted_fails(self):
+        # What a destination that does not reserve does.
+        e = self.assertRaises(exceptions.MigrationFailed, self._run)
+        self.assertIn('ended completed, expected error', str(e))
+
+    @decorators.idempotent_id('c7cc833e-7e5e-4ef3-9a22-61689041ec5a')
+    def test_refused_without_naming_the_migration_in_flight_fails(self):
+        self.nova.room_for_one['cmp3'] = '[xloud.disk.insufficient] full'
+        e = self.assertRaises(exceptions.VerificationFailed, self._run)
+        self.assertIn("does not say 'block migration(s) in flight there'",
+                      str(e))
+
+
 class TestDrainDeadline(ScenarioFlowTest):
     """The drain's waits fit in the per-test timeout."""
 

@@ -32,7 +32,8 @@ from xloud_tempest_plugin.tests.unit import base
 LIVE_CLASSES = [live.LiveMigrationTest, live.BlockLiveMigrationTest,
                 vtpm.VTPMLiveMigrationTest, drain.DrainHostTest,
                 negative.CPUIncompatibleDestinationTest,
-                negative.DiskFullDestinationTest]
+                negative.DiskFullDestinationTest,
+                negative.ConcurrentBlockMigrationTest]
 ALL_CLASSES = LIVE_CLASSES + [cold.ColdMigrationTest]
 BARBICAN = cfg.BoolOpt('barbican', default=False)
 
@@ -50,7 +51,8 @@ class TestSkipChecks(base.TestCase):
         self.flags('xloud_migration', shared_storage_live_migration=True,
                    cpu_incompatible_dest_host='old-cpu',
                    cpu_incompatible_source_host='new-cpu',
-                   disk_full_dest_host='full')
+                   disk_full_dest_host='full',
+                   concurrent_block_dest_host='room-for-one')
 
     def assertSkips(self, cls, reason):
         e = self.assertRaises(testtools.TestCase.skipException,
@@ -110,7 +112,8 @@ class TestSkipChecks(base.TestCase):
         self.flags('compute-feature-enabled',
                    block_migration_for_live_migration=False)
         for cls in (live.BlockLiveMigrationTest,
-                    negative.DiskFullDestinationTest):
+                    negative.DiskFullDestinationTest,
+                    negative.ConcurrentBlockMigrationTest):
             self.assertSkips(cls, 'block_migration_for_live_migration')
         self.assertRuns(live.LiveMigrationTest)
         self.assertRuns(negative.CPUIncompatibleDestinationTest)
@@ -139,6 +142,12 @@ class TestSkipChecks(base.TestCase):
         self.flags('xloud_migration', disk_full_dest_host=None)
         self.assertSkips(negative.DiskFullDestinationTest,
                          'disk_full_dest_host is not set')
+
+    @decorators.idempotent_id('9891b59e-c1fc-4878-9dca-f07843724094')
+    def test_concurrent_block_needs_a_host_with_room_for_one(self):
+        self.flags('xloud_migration', concurrent_block_dest_host=None)
+        self.assertSkips(negative.ConcurrentBlockMigrationTest,
+                         'concurrent_block_dest_host is not set')
 
 
 class _GroupWithout(object):

@@ -327,6 +327,25 @@ class TestVerifyRefused(VerifierTestBase):
             self.CODE)
         self.assertEqual(self.CODE, report.refusal['code'])
 
+    @decorators.idempotent_id('6f5f1ec3-78bf-453e-90a6-5cc4bf97a5bf')
+    def test_mentions_found_in_the_traceback_pass(self):
+        # nova cuts the details at 255 characters; the traceback has all.
+        tb = ('Traceback...\nMigrationPreCheckError: %s Less 1 block '
+              'migration(s) in flight there. Fix: retry later.\n'
+              % self.REFUSAL)
+        report = self.verifier.verify_refused(
+            self._refused(self._events(traceback=tb)), self.CODE,
+            mentions=('in flight there', 'Fix: retry'))
+        [check] = [c for c in report.checks if c.name == 'refusal-says']
+        self.assertTrue(check.ok)
+
+    @decorators.idempotent_id('34b47aae-ee51-4d57-b698-66c36c3a0daf')
+    def test_refusal_not_saying_a_mention_fails(self):
+        move = self._refused(self._events())
+        self.assertFails("does not say 'in flight there'",
+                         self.verifier.verify_refused, move, self.CODE,
+                         mentions=('in flight there', 'cannot run'))
+
     @decorators.idempotent_id('05cc0490-ba08-420a-851c-0e4bedb3b1e2')
     def test_refusal_without_code_fails(self):
         move = self._refused(self._events(details='CPU does not have '

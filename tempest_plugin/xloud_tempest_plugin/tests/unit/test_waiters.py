@@ -95,6 +95,23 @@ class TestWaitForMigrationStatus(base.TestCase):
         self.assertIn('[xloud.disk.insufficient] no room', str(e))
         self.assertEqual([3], self.clock.sleeps)
 
+    @decorators.idempotent_id('6e3d803f-2c61-44d9-abf7-341f1acf08e5')
+    def test_any_of_several_statuses_at_the_given_interval(self):
+        self.nova.add_migration(
+            self.server_id, ['accepted', 'queued', 'preparing', 'running',
+                             'completed'], 'src', 'dest')
+        record = self._wait(status=('preparing', 'running'), interval=0.2)
+        self.assertEqual('preparing', record['status'])
+        self.assertEqual([0.2, 0.2], self.clock.sleeps)
+
+    @decorators.idempotent_id('f86beda5-d200-410b-be9e-bdbac8b681a1')
+    def test_several_statuses_missed_fails_naming_them(self):
+        self.nova.add_migration(self.server_id, 'completed', 'src', 'dest')
+        e = self.assertRaises(exceptions.MigrationFailed, self._wait,
+                              status=('running', 'preparing'))
+        self.assertIn('ended completed, expected preparing or running',
+                      str(e))
+
     @decorators.idempotent_id('50bd7ae2-40b3-460d-ba35-75b21836d637')
     def test_any_other_final_status_fails(self):
         self.nova.add_migration(self.server_id, 'completed', 'src', 'dest')
