@@ -24,32 +24,37 @@ Prints, in one run:
    pre_live_migration), the number of key-manager reads per migration, and
    POST to ``completed``.
 
-Run from the repository root::
+Only the product's and the harness's public APIs are used: nova's
+functional harness with vTPM computes and a real Barbican
+(``xloud_harness.nova_vtpm``), each variant run as a test by
+``xloud_harness.testing.run``. Run from the repository root in the bench
+tier's virtualenv (``tox -e bench --notest`` builds it)::
 
-    OS_WSGI__API_PASTE_CONFIG=/opt/xvenv/etc/nova/api-paste.ini \\
-        /opt/xvenv/bin/python benchmarks/bench_vtpm.py [--migrations N]
+    .tox/shared-cloud/bin/python benchmarks/bench_vtpm.py [--migrations N]
 
 A figure, not a timed test: the harness is a shared, noisy machine.
 """
 
-from nova import monkey_patch; monkey_patch.patch()  # noqa
+# First: nova's services run on eventlet, patched before nova is imported.
+from xloud_harness import nova_eventlet  # noqa: F401
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import argparse
+import os
+import statistics
+import time
 
-from castellan.common.objects import passphrase  # noqa: E402
-from castellan import key_manager  # noqa: E402
-import fixtures  # noqa: E402
-from nova import conf as nova_conf  # noqa: E402
-from nova.virt.libvirt import driver as libvirt_driver  # noqa: E402
+from castellan.common.objects import passphrase
+from castellan import key_manager
+import fixtures
+from nova import conf as nova_conf
+from nova.virt.libvirt import driver as libvirt_driver
 
-from xloud_harness import barbican  # noqa: E402
-from xloud_harness import nova_vtpm  # noqa: E402
-from xloud_harness import poll  # noqa: E402
-from xloud_nova_ext.virt.libvirt import driver as xloud_driver  # noqa: E402
-from xloud_nova_ext.vtpm import keymgr  # noqa: E402
+from xloud_harness import barbican
+from xloud_harness import nova_vtpm
+from xloud_harness import poll
+from xloud_harness import testing
+from xloud_nova_ext.virt.libvirt import driver as xloud_driver
+from xloud_nova_ext.vtpm import keymgr
 
 CONF = nova_conf.CONF
 TARGET_MS = 50.0
@@ -74,16 +79,43 @@ def summary(values):
     return statistics.median(values), p95, values[-1]
 
 
-class _Bench(nova_vtpm.VTPMMigrationTestBase):
-    """The harness's vTPM test base, driven by hand: one variant per setUp."""
+class VTPMBench(nova_vtpm.VTPMMigrationTestBase):
+    """One variant (driver, transport) per subclass; its figures."""
 
     COMPUTE_DRIVER = None
     # Our CPU check calls libvirt as nova's modules do: fakelibvirt here.
     LIBVIRT_MODULES = ('xloud_nova_ext.cpu.compare',)
     TRANSPORT = None
+    #: Migrations to time, and key-manager reads (none: not measured).
+    migrations = 10
+    reads = 0
 
-    def runTest(self):
-        pass
+    def test_figures(self):
+        # Into the caller's list: nova's TestCase deletes its public
+        # attributes at clean-up.
+        read_times = self.measure_reads(self.reads) if self.reads else []
+        self.figures.extend(self.measure(self.migrations) + (read_times,))
+
+    def live_migrate_as(self, api, server, host='dest'):
+        # Waits for a *new* record: the previous one is 'completed' too.
+        before = len(self.migrations_of(server, 'live-migration'))
+        posted = time.monotonic()
+        api.post_server_action(server['id'], {'os-migrateLive': {
+            'host': host, 'block_migration': 'auto'}})
+
+        def ended():
+            records = self.migrations_of(server, 'live-migration')
+            if len(records) > before and records[-1]['status'] in (
+                    'completed', 'error', 'failed'):
+                return records[-1]
+            return None
+
+        # Not faster: these API calls run in the same process and would eat
+        # into the hooks' measured time.
+        record = poll.wait_until(ended, 60, 0.25, what='the end of the '
+                                 'migration of %s' % server['id'])
+        record['_posted'] = posted
+        return record
 
     def measure_reads(self, reads):
         """KeyManager.read as the pre-check makes it; seconds each."""
@@ -149,37 +181,12 @@ def _started(migration):
 
 
 def bench_variant(label, driver, transport, migrations, reads=0):
-    case = type('Bench', (_Bench,), {'COMPUTE_DRIVER': driver,
-                                     'TRANSPORT': transport})()
-
-    def live_migrate_as(api, server, host='dest'):
-        # Waits for a *new* record: the previous one is 'completed' too.
-        before = len(case.migrations_of(server, 'live-migration'))
-        posted = time.monotonic()
-        api.post_server_action(server['id'], {'os-migrateLive': {
-            'host': host, 'block_migration': 'auto'}})
-
-        def ended():
-            records = case.migrations_of(server, 'live-migration')
-            if len(records) > before and records[-1]['status'] in (
-                    'completed', 'error', 'failed'):
-                return records[-1]
-            return None
-
-        # Not faster: these API calls run in the same process and would eat
-        # into the hooks' measured time.
-        record = poll.wait_until(ended, 60, 0.25, what='the end of the '
-                                 'migration of %s' % server['id'])
-        record['_posted'] = posted
-        return record
-
-    case.live_migrate_as = live_migrate_as
-    case.setUp()
-    try:
-        read_times = case.measure_reads(reads) if reads else []
-        return case.measure(migrations) + (read_times,)
-    finally:
-        case.doCleanups()
+    case = type('VTPMBench', (VTPMBench,), {
+        'COMPUTE_DRIVER': driver, 'TRANSPORT': transport,
+        'migrations': migrations, 'reads': reads})('test_figures')
+    case.figures = figures = []
+    testing.run(case)
+    return tuple(figures)
 
 
 def main():

@@ -19,6 +19,9 @@ own id, and the run goes on, instead of hanging the whole tier. A class
 whose tests legitimately take longer (booting a TCG guest, starting a
 database server) raises its ``TIMEOUT_SCALING_FACTOR``, as nova's own
 TestCase lets it: it is still bounded.
+
+:func:`run` runs one test outside a test runner, for tools built on a
+test case of the harness (the benchmarks in nova's functional harness).
 """
 
 import os
@@ -46,3 +49,24 @@ class TestCase(testtools.TestCase):
         timeout = test_timeout() * self.TIMEOUT_SCALING_FACTOR
         if timeout:
             self.useFixture(fixtures.Timeout(timeout, gentle=True))
+
+
+class TestDidNotPass(Exception):
+    """A test that :func:`run` ran failed, errored or was skipped."""
+
+
+def run(case):
+    """Run one test as a runner would: set-up, the test, clean-ups, timeout.
+
+    ``case`` is a test case instance (``Class('test_name')``). Returns
+    nothing; raises :class:`TestDidNotPass` naming the test and its
+    tracebacks, or why it was skipped.
+    """
+    result = testtools.TestResult()
+    case.run(result)
+    problems = [text for _test, text in result.errors + result.failures]
+    problems += ['skipped: %s' % reason for reason in result.skip_reasons]
+    problems += ['unexpected success' for _ in result.unexpectedSuccesses]
+    if problems:
+        raise TestDidNotPass('%s did not pass:\n%s'
+                             % (case.id(), '\n'.join(problems)))

@@ -77,3 +77,48 @@ class TimeoutTest(testing.TestCase):
             self.useFixture(fixtures.EnvironmentVariable(
                 'OS_TEST_TIMEOUT', value))
             self.assertEqual(expected, testing.test_timeout(), value)
+
+
+class RunTest(testing.TestCase):
+    """testing.run: one test outside a runner, as a runner runs it."""
+
+    def case(self, body, events):
+        class Case(testing.TestCase):
+            def setUp(case):
+                super().setUp()
+                events.append('setUp')
+                case.addCleanup(events.append, 'clean-up')
+
+            def test_it(case):
+                body(case)
+        return Case('test_it')
+
+    def test_a_passing_test_runs_between_set_up_and_clean_ups(self):
+        events = []
+        testing.run(self.case(lambda case: events.append('test'), events))
+        self.assertEqual(['setUp', 'test', 'clean-up'], events)
+
+    def test_a_failing_test_raises_with_its_traceback_after_clean_ups(self):
+        events = []
+
+        def fail(case):
+            case.fail('the figure is missing')
+        case = self.case(fail, events)
+        e = self.assertRaises(testing.TestDidNotPass, testing.run, case)
+        self.assertIn(case.id() + ' did not pass', str(e))
+        self.assertIn('the figure is missing', str(e))
+        self.assertEqual(['setUp', 'clean-up'], events)
+
+    def test_an_error_raises_with_its_traceback(self):
+        def error(case):
+            raise OSError('qemu-img is missing')
+        e = self.assertRaises(testing.TestDidNotPass, testing.run,
+                              self.case(error, []))
+        self.assertIn('OSError: qemu-img is missing', str(e))
+
+    def test_a_skipped_test_raises_with_its_reason(self):
+        def skip(case):
+            case.skipTest('no Barbican here')
+        e = self.assertRaises(testing.TestDidNotPass, testing.run,
+                              self.case(skip, []))
+        self.assertIn('skipped: no Barbican here', str(e))
