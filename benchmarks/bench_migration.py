@@ -13,7 +13,9 @@
 """Real migrations, Xloud compute against stock compute, on one real cloud.
 
 Prints, per kind of move (live on shared storage, block, vTPM) and per
-driver, the median of N moves (``--moves``, default 6) of:
+driver, the median of N moves (``--moves``, default 5; each series of a
+kind starts with a round trip, printed as warm-up moves and not counted)
+of:
 
 - wall time: from the ``os-migrateLive`` request to the migration record's
   ``completed`` (polled every 0.1 s: the figures are good to about 0.1 s);
@@ -25,7 +27,10 @@ driver, the median of N moves (``--moves``, default 6) of:
   and the only way to read a stock source's figures (the source domain is
   undefined as soon as the move completes).
 
-then the ratio of the medians, Xloud over stock, against the targets (wall
+and the median seconds of each phase of the moves (``PHASES``: nova's
+pre-checks, the preparation, the copy and what follows), which say where a
+difference between the drivers comes from; then the ratio of the medians,
+Xloud over stock, against the targets (wall
 ratio <= 1.05, downtime at most 2 ms more), met or not met. Figures, never
 an assertion: the machine is shared and noisy; a move that fails is
 printed and counted out.
@@ -50,8 +55,14 @@ Design (fairness: same hosts, same guests, same direction mix):
   completed or failed, not timed against a target).
 
 The two series run one after the other (about two minutes apart), not
-interleaved: each interleaving would cost a restart of the computes. Load
-from other jobs on the machine in either series shows as noise in the
+interleaved: each interleaving would cost a restart of the computes. Each
+series of a kind starts with a round trip of warm-up moves: the first
+move to each host after a (re)start of its nova-compute pays one-time
+costs (nova's privsep daemon, a backing image fetched into its cache: 2
+to 3 s more, for either driver), which counted in fell on the first
+series (the cloud's start) and on the first moves of the second (the
+restart): an order bias, seen as a 1.6 block wall ratio.
+Load from other jobs on the machine in either series shows as noise in the
 ratios.
 
 Run as root on a machine that can run the real cloud (``tox -e bench``)::
@@ -60,6 +71,7 @@ Run as root on a machine that can run the real cloud (``tox -e bench``)::
 """
 
 import argparse
+import collections
 import os
 import statistics
 import sys
@@ -77,12 +89,46 @@ KINDS = (
 )
 VTPM_SPECS = {'hw:tpm_version': '2.0', 'hw:tpm_model': 'tpm-crb',
               'hw:tpm_secret_security': 'host'}
+#: Moves per kind and driver before the measured ones, not counted: one
+#: there and back, so that each of the kind's two hosts has received one.
+WARM_UP = 2
 WALL_RATIO_TARGET = 1.05
 DOWNTIME_DELTA_TARGET_MS = 2
 POLL = 0.1
 #: libvirt's public ABI numbers (libvirt-domain.h).
 EVENT_ID_JOB_COMPLETED = 21
 OPERATION_MIGRATION_OUT = 5
+
+
+#: Phases of a live migration, as its record's status shows them: nova's
+#: pre-checks (API, scheduler, conductor, destination and source checks:
+#: the Xloud pre-checks run there), the preparation (the source's disk
+#: information, then the destination's pre_live_migration: the Xloud disk
+#: reservation), and the copy with what follows (the Xloud statistics line,
+#: the destination's release), each ending when the record's next status
+#: was first seen (polled every POLL s).
+PHASES = ('pre-check', 'prepare', 'copy+post')
+
+
+class Move(collections.namedtuple('Move', 'wall downtime phases')):
+    """One move: wall seconds, QEMU downtime ms (or None), phase seconds."""
+
+
+def phases(seen):
+    """Seconds of each of PHASES from ``seen`` ({status: first seen at}).
+
+    A phase shorter than the poll may show no status of its own: it then
+    counts as 0 and the next phase holds its time (None if unknown).
+    """
+    bounds = [0.0]
+    for statuses in (('queued', 'preparing', 'running'), ('running',),
+                     ('completed',)):
+        times = [seen[s] for s in statuses if s in seen]
+        bounds.append(min(times) if times else None)
+    out = []
+    for start, end in zip(bounds, bounds[1:]):
+        out.append(None if start is None or end is None else end - start)
+    return tuple(out)
 
 
 class JobEvents(object):
@@ -162,17 +208,20 @@ class Bench(object):
         return ids
 
     def move(self, server_id, source, dest, block):
-        """(wall s, downtime ms or None) of one live migration."""
+        """The figures (a :class:`Move`) of one live migration."""
         self.admin.wait_settled(server_id)
         self.events.forget(source, server_id)
         before = (self.admin.migration(server_id) or {}).get('id', 0)
         start = time.monotonic()
         self.admin.live_migrate(server_id, dest, block)
+        seen = {}  # status: seconds since the request, when first seen
         while True:
             migration = self.admin.migration(server_id)
-            if (migration and migration['id'] > before and
-                    migration['status'] in self.terminal):
-                break
+            if migration and migration['id'] > before:
+                seen.setdefault(migration['status'],
+                                time.monotonic() - start)
+                if migration['status'] in self.terminal:
+                    break
             if time.monotonic() - start > 300:
                 raise AssertionError('no end of the move of %s to %s in '
                                      '300 s' % (server_id, dest))
@@ -186,11 +235,21 @@ class Bench(object):
             raise AssertionError('%s is on %s after its move to %s' % (
                 server_id, server['OS-EXT-SRV-ATTR:host'], dest))
         stats = self.events.wait(source, server_id)
-        return wall, (stats or {}).get('downtime')
+        return Move(wall, (stats or {}).get('downtime'), phases(seen))
 
     def series(self, driver, ids, moves):
+        """``moves`` measured moves per kind, after WARM_UP moves.
+
+        The warm-up moves are printed, not counted: the first move of a
+        kind to each host after the computes (re)started pays one-time
+        costs there (nova's privsep daemon, a backing image fetched into
+        its cache: 2 to 3 s more in the "prepare" phase, measured here for
+        both drivers), which would otherwise fall on whichever series ran
+        first, or on the first moves of each.
+        """
         for kind, _flavor, hosts, block in KINDS:
-            for _ in range(moves):
+            for n in range(WARM_UP + moves):
+                warm_up = n < WARM_UP
                 source = dest = '?'
                 try:
                     # Back and forth, from wherever it is.
@@ -204,10 +263,16 @@ class Bench(object):
                     print('  %-5s %-26s %s -> %s: FAILED (see the end)' % (
                         kind, driver, source, dest), flush=True)
                     break
-                self.results.setdefault((kind, driver), []).append(figures)
-                print('  %-5s %-26s %s -> %s: %.2f s, QEMU downtime %s ms'
-                      % (kind, driver, source, dest, figures[0],
-                         figures[1]), flush=True)
+                if not warm_up:
+                    self.results.setdefault((kind, driver), []).append(
+                        figures)
+                print('  %-5s %-26s %s -> %s: %.2f s (%s), QEMU downtime %s '
+                      'ms%s' % (kind, driver, source, dest, figures.wall,
+                                ', '.join('%s %.1f s' % p for p in
+                                          zip(PHASES, figures.phases)),
+                                figures.downtime,
+                                ' (warm-up, not counted)' if warm_up else ''),
+                      flush=True)
 
     def mixed_live(self, server_id):
         """Xloud xlc-a -> stock xlc-b and back, on shared storage."""
@@ -215,9 +280,10 @@ class Bench(object):
                  ('stock xlc-b -> Xloud xlc-a', 'xlc-b', 'xlc-a')]
         for label, source, dest in moves:
             try:
-                wall, downtime = self.move(server_id, source, dest, False)
+                figures = self.move(server_id, source, dest, False)
                 self.mixed.append('%s: completed in %.2f s, QEMU downtime '
-                                  '%s ms' % (label, wall, downtime))
+                                  '%s ms' % (label, figures.wall,
+                                             figures.downtime))
             except Exception as e:  # counted out, printed
                 self.mixed.append('%s: FAILED: %s' % (label, str(e)[:300]))
                 return
@@ -237,8 +303,8 @@ def table(results):
         medians = {}
         for label, driver in (('stock', STOCK), ('Xloud', XLOUD)):
             figures = results.get((kind, driver), [])
-            wall = _median([w for w, _ in figures])
-            down = _median([d for _, d in figures])
+            wall = _median([f.wall for f in figures])
+            down = _median([f.downtime for f in figures])
             medians[label] = wall, down
             verdict = ''
             if label == 'Xloud':
@@ -247,6 +313,21 @@ def table(results):
                 kind, label, len(figures),
                 '-' if wall is None else '%.2f' % wall,
                 '-' if down is None else '%.0f' % down, verdict))
+    return '\n'.join(lines)
+
+
+def phase_table(results):
+    """Median seconds of each phase of a move, per kind and driver."""
+    lines = ['%-6s | %-6s | %s' % ('kind', 'driver', ' | '.join(
+        '%13s' % p for p in PHASES))]
+    for kind, _flavor, _hosts, _block in KINDS:
+        for label, driver in (('stock', STOCK), ('Xloud', XLOUD)):
+            figures = results.get((kind, driver), [])
+            medians = [_median([f.phases[i] for f in figures])
+                       for i in range(len(PHASES))]
+            lines.append('%-6s | %-6s | %s' % (kind, label, ' | '.join(
+                '%13s' % ('-' if m is None else '%.2f' % m)
+                for m in medians)))
     return '\n'.join(lines)
 
 
@@ -275,8 +356,9 @@ def _progress(message):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--moves', type=int, default=6,
-                        help='moves per kind and driver (default 6)')
+    parser.add_argument('--moves', type=int, default=5,
+                        help='measured moves per kind and driver, after %d '
+                        'warm-up moves (default 5)' % WARM_UP)
     parser.add_argument('--workdir',
                         help='keep the cloud\'s logs in this directory')
     args = parser.parse_args(argv)
@@ -311,6 +393,8 @@ def main(argv=None):
               '%.0f s' % (time.monotonic() - started), flush=True)
         bench.series(STOCK, ids, args.moves)
     print(table(bench.results))
+    print('Median seconds per phase (%s):' % ', '.join(PHASES))
+    print(phase_table(bench.results))
     print('Stock<->Xloud live moves on shared storage:')
     for line in bench.mixed:
         print('  ' + line)
