@@ -35,9 +35,10 @@ Only the product's and the harness's public APIs are used: nova's
 functional harness (``xloud_harness.nova_fakelibvirt``, run as a test by
 ``xloud_harness.testing.run``) and its real images
 (``xloud_harness.disk_images``). Run from the repository root in the
-bench tier's virtualenv (``tox -e bench --notest`` builds it)::
+bench tier's virtualenv and settings::
 
-    .tox/shared-cloud/bin/python benchmarks/bench_disk.py [--calls N]
+    tox -e bench --notest
+    tox exec -e bench -- python benchmarks/bench_disk.py [--calls N]
 
 A figure, not a timed test: the machine is shared and noisy.
 """

@@ -28,9 +28,10 @@ Only the product's and the harness's public APIs are used: nova's
 functional harness with vTPM computes and a real Barbican
 (``xloud_harness.nova_vtpm``), each variant run as a test by
 ``xloud_harness.testing.run``. Run from the repository root in the bench
-tier's virtualenv (``tox -e bench --notest`` builds it)::
+tier's virtualenv and settings::
 
-    .tox/shared-cloud/bin/python benchmarks/bench_vtpm.py [--migrations N]
+    tox -e bench --notest
+    tox exec -e bench -- python benchmarks/bench_vtpm.py [--migrations N]
 
 A figure, not a timed test: the harness is a shared, noisy machine.
 """
