@@ -33,11 +33,13 @@ import unittest  # noqa: E402
 from nova.tests.functional import libvirt as nova_libvirt_tests  # noqa: E402
 
 from xloud_nova_ext.tests.nova_compat import by_design  # noqa: E402
+from xloud_nova_ext.tests.nova_compat import completed_job  # noqa: E402
 from xloud_nova_ext.tests.nova_compat import driver_swap  # noqa: E402
 from xloud_nova_ext.tests.nova_compat import watchdog  # noqa: E402
 
 if os.environ.get('XLOUD_NOVA_COMPAT_DRIVER', 'xloud') != 'stock':
     driver_swap.install()
+completed_job.install()
 
 
 def nova_test_modules():

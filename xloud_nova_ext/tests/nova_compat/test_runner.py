@@ -21,6 +21,7 @@ import time
 import unittest
 
 import fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base as libvirt_base
 from nova.virt.libvirt import driver as libvirt_driver
 import subunit
@@ -29,12 +30,14 @@ import testtools
 from xloud_harness import testing
 
 from xloud_nova_ext.tests.nova_compat import by_design
+from xloud_nova_ext.tests.nova_compat import completed_job
 from xloud_nova_ext.tests.nova_compat import driver_swap
 from xloud_nova_ext.tests.nova_compat import reference
 from xloud_nova_ext.tests.nova_compat import run
 from xloud_nova_ext.tests.nova_compat import selection
 from xloud_nova_ext.tests.nova_compat import watchdog
 from xloud_nova_ext.virt.libvirt import driver as xloud_driver
+from xloud_nova_ext.virt.libvirt import migration_stats
 
 
 class DriverSwapTest(libvirt_base.ServersTestBase):
@@ -47,6 +50,41 @@ class DriverSwapTest(libvirt_base.ServersTestBase):
             self.assertIs(xloud_driver.XloudLibvirtDriver, type(driver))
         else:  # --stock: the reference run
             self.assertIs(libvirt_driver.LibvirtDriver, type(driver))
+
+
+class CompletedJobTest(testing.TestCase):
+    """nova's fakelibvirt sends the completed-job event, as libvirt does."""
+
+    def setUp(self):
+        super().setUp()
+        self.conn = fakelibvirt.Connection('qemu:///system')
+        self.domain = self.conn.createXML(
+            '<domain type="kvm"><name>vm</name>'
+            '<uuid>6b2fd7e6-5c93-4b1c-9c6a-1f1a3b0e4a10</uuid></domain>', 0)
+
+    def test_installed_for_every_run(self):
+        self.assertIs(completed_job.complete_job,
+                      fakelibvirt.Domain.complete_job)
+
+    def test_job_completed_calls_whoever_registered(self):
+        events = []
+        self.conn.domainEventRegisterAny(
+            None, migration_stats.EVENT_ID_JOB_COMPLETED,
+            lambda conn, dom, params, opaque: events.append(
+                (dom.UUIDString(), params, opaque)), 'opaque')
+        self.domain.complete_job()
+        self.assertEqual(fakelibvirt.VIR_DOMAIN_JOB_COMPLETED,
+                         self.domain.jobStats()['type'])
+        self.assertEqual(
+            [('6b2fd7e6-5c93-4b1c-9c6a-1f1a3b0e4a10',
+              {'operation': migration_stats.OPERATION_MIGRATION_OUT},
+              'opaque')], events)
+
+    def test_nobody_registered(self):
+        # nova's own driver registers for no completed-job event.
+        self.domain.complete_job()
+        self.assertEqual(fakelibvirt.VIR_DOMAIN_JOB_COMPLETED,
+                         self.domain.jobStats()['type'])
 
 
 class ByDesignTest(testing.TestCase):
