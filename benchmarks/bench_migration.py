@@ -283,9 +283,17 @@ class Bench(object):
                       flush=True)
 
     def mixed_live(self, server_id):
-        """Xloud xlc-a -> stock xlc-b and back, on shared storage."""
+        """Xloud xlc-a <-> stock xlc-b, both ways, on shared storage.
+
+        From wherever the guest is: after an odd number of moves in the
+        series before, it is on xlc-b (a move "to" its own host is refused
+        by nova's conductor, and ends as a migration in error).
+        """
         moves = [('Xloud xlc-a -> stock xlc-b', 'xlc-a', 'xlc-b'),
                  ('stock xlc-b -> Xloud xlc-a', 'xlc-b', 'xlc-a')]
+        here = self.admin.wait_settled(server_id)['OS-EXT-SRV-ATTR:host']
+        if here == 'xlc-b':
+            moves.reverse()
         for label, source, dest in moves:
             try:
                 figures = self.move(server_id, source, dest, False)
