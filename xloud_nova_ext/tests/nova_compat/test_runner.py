@@ -298,9 +298,15 @@ class WatchdogTest(testing.TestCase):
     """A test that hangs ends its worker, with every thread's stack."""
 
     def test_hung_test_is_dumped_and_its_worker_ended(self):
-        proc = subprocess.run([sys.executable, '-c', HUNG_TEST],
+        # Its own hung file: inheriting this run's would make the runner
+        # "run again" a test that is not in the suite.
+        hung = os.path.join(self.useFixture(fixtures.TempDir()).path, 'hung')
+        env = dict(os.environ, **{watchdog.HUNG_FILE: hung})
+        proc = subprocess.run([sys.executable, '-c', HUNG_TEST], env=env,
                               capture_output=True, text=True, timeout=50)
         self.assertNotEqual(0, proc.returncode)
+        self.assertEqual(['__main__.Hung.test_sleeps_forever'],
+                         run.read_lines(hung))
         self.assertNotIn('worker went on', proc.stdout)
         self.assertIn('Hung.test_sleeps_forever still running after 1 s',
                       proc.stderr)
