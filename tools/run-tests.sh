@@ -35,7 +35,10 @@ for tier in $tiers; do
             --html "$results/xloud-migration-report.html"
     elif [ "$tier" = real-cloud ]; then
         # The main job on real libvirt and QEMU, its scenarios counted too.
+        # Its services' logs are kept; after a failure their errors are
+        # printed, since CI keeps only what the run prints.
         .venv-tools/bin/tox -e real-cloud -- \
+            --workdir "$results/real-cloud" \
             --subunit "$results/real-cloud.subunit" \
             --html "$results/xloud-migration-report-libvirt.html" \
             --json "$results/xloud-migration-report-libvirt.json"
@@ -43,6 +46,10 @@ for tier in $tiers; do
         .venv-tools/bin/tox -e "$tier"
     fi
     rc=$?
+    if [ "$tier" = real-cloud ] && [ "$rc" != 0 ]; then
+        grep -H -A3 -E ' (ERROR|CRITICAL) ' "$results"/real-cloud/logs/*.log |
+            tail -n 200
+    fi
     secs=$(( $(date +%s) - start ))
     if [ -d ".stestr-$tier" ]; then
         # stestr's public output of this run, for tools/ci_summary.py.
