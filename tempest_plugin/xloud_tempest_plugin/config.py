@@ -144,7 +144,8 @@ read every ``[compute] build_interval`` seconds at most.
         min=0,
         help="""
 Seconds to wait, before each move, for the guest's first heartbeat on its
-console; the scenario fails when none comes. 0 (the default) does not wait,
+console (the scenario fails when none comes), then until the guest has run
+10 s. 0 (the default) does not wait,
 for images that never print one (CirrOS). Set it where the image prints the
 heartbeat (the embedded real cloud does): a guest moved while its kernel
 still boots leaves no heartbeat to compare with, and under QEMU's TCG a

@@ -457,7 +457,17 @@ class TestVerifyHeartbeat(VerifierTestBase):
         self.nova.set_console(server_id, BOOT, BOOT, self.BEFORE)
         state = self._waiting_verifier(60).observe(server_id)
         self.assertEqual(self.BEFORE, state.console)
-        self.assertEqual(2, len(self.sleeps))
+        # Two polls for the first heartbeat (uptime 5900 ms), then until the
+        # guest has run 10 s.
+        self.assertEqual(3, len(self.sleeps))
+        self.assertAlmostEqual(4.1, self.sleeps[-1])
+
+    @decorators.idempotent_id('0f6d1c52-8a4e-4c1b-9d0e-2b7f5a3c9e41')
+    def test_observe_does_not_wait_for_a_settled_guest(self):
+        server_id = self.nova.add_server('src')
+        self.nova.set_console(server_id, BOOT + beats(1, 3, start_ms=12000))
+        self._waiting_verifier(60).observe(server_id)
+        self.assertEqual([], self.sleeps)
 
     @decorators.idempotent_id('c86cb324-c554-4b74-ba6b-1bf12ba91a5c')
     def test_observe_without_heartbeat_fails_before_the_move(self):
