@@ -48,6 +48,19 @@ VIR_DOMAIN_EVENT_ID_JOB_COMPLETED = 21
 VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT = 5
 
 
+def send_completed_job(domain, stats):
+    """libvirt's completed-job event, to whoever registered for it.
+
+    On the domain's connection of nova's fakelibvirt; nova's own driver
+    never registers for it.
+    """
+    conn = domain._connection
+    registered = conn._event_callbacks.get(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED)
+    if registered:
+        callback, opaque = registered
+        callback(conn, domain, dict(stats), opaque)
+
+
 class LocalStorage(fixtures.Fixture):
     """The computes behave as hosts with local instance disks.
 
@@ -186,13 +199,8 @@ class MigrationTestBase(
         self.migrate_stub_ran = True
 
     def _send_completed_job(self, domain):
-        """libvirt's completed-job event, to whoever registered for it."""
-        conn = domain._connection
-        registered = conn._event_callbacks.get(
-            VIR_DOMAIN_EVENT_ID_JOB_COMPLETED)
-        if registered and self.completed_job is not None:
-            callback, opaque = registered
-            callback(conn, domain, dict(self.completed_job), opaque)
+        if self.completed_job is not None:
+            send_completed_job(domain, self.completed_job)
 
     # Verbs the tests read as sentences.
 

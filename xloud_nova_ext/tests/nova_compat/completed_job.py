@@ -20,26 +20,20 @@ nova's migration stubs call) without the event, so every live migration off
 our driver would wait the whole 2 s: about 2 minutes of this tier. Here
 ``complete_job`` also calls whoever registered for the event on the
 domain's connection, with the operation only (the fake measures nothing),
-as the harness's own fakelibvirt does (xloud_harness.nova_fakelibvirt).
+through the harness's own sender (xloud_harness.nova_fakelibvirt).
 nova's own driver registers for no such event: stock runs are unchanged.
 """
 
 from nova.tests.fixtures import libvirt as fakelibvirt
-
-from xloud_nova_ext.virt.libvirt import migration_stats
+from xloud_harness import nova_fakelibvirt
 
 _nova_complete_job = fakelibvirt.Domain.complete_job
 
 
 def complete_job(domain):
     _nova_complete_job(domain)
-    registered = domain._connection._event_callbacks.get(
-        migration_stats.EVENT_ID_JOB_COMPLETED)
-    if registered:
-        callback, opaque = registered
-        callback(domain._connection, domain,
-                 {'operation': migration_stats.OPERATION_MIGRATION_OUT},
-                 opaque)
+    nova_fakelibvirt.send_completed_job(domain, {
+        'operation': nova_fakelibvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT})
 
 
 def install():
