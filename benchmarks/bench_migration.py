@@ -103,9 +103,6 @@ WARM_UP = 2
 WALL_RATIO_TARGET = 1.05
 DOWNTIME_DELTA_TARGET_MS = 2
 POLL = 0.1
-#: libvirt's public ABI numbers (libvirt-domain.h).
-EVENT_ID_JOB_COMPLETED = 21
-OPERATION_MIGRATION_OUT = 5
 
 
 #: Phases of a live migration, as its record's status shows them: nova's
@@ -149,6 +146,7 @@ class JobEvents(object):
     def __init__(self, hosts):
         import libvirt
         libvirt.virEventRegisterDefaultImpl()
+        self._outgoing = libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT
         self._stats = {}
         self._cond = threading.Condition()
         thread = threading.Thread(target=self._loop, args=(libvirt,),
@@ -157,8 +155,9 @@ class JobEvents(object):
         self._conns = []
         for host in hosts:
             conn = libvirt.open(host.uri)
-            conn.domainEventRegisterAny(None, EVENT_ID_JOB_COMPLETED,
-                                        self._completed, host.name)
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+                self._completed, host.name)
             self._conns.append(conn)
 
     @staticmethod
@@ -167,7 +166,7 @@ class JobEvents(object):
             libvirt.virEventRunDefaultImpl()
 
     def _completed(self, conn, dom, params, host):
-        if params.get('operation') == OPERATION_MIGRATION_OUT:
+        if params.get('operation') == self._outgoing:
             with self._cond:
                 self._stats[(host, dom.UUIDString())] = dict(params)
                 self._cond.notify_all()
