@@ -108,12 +108,21 @@ class CloudBase:
     def __exit__(self, *exc):
         self.stop()
 
+    def admin_env(self):
+        """The admin's credentials as ``OS_*`` variables (an openrc's)."""
+        return {'OS_AUTH_URL': self.urls['identity'], 'OS_USERNAME': 'admin',
+                'OS_PASSWORD': self.ADMIN_PASSWORD, 'OS_PROJECT_NAME': 'admin',
+                'OS_USER_DOMAIN_NAME': 'Default',
+                'OS_PROJECT_DOMAIN_NAME': 'Default',
+                'OS_IDENTITY_API_VERSION': '3'}
+
 
 class EmbeddedCloud(CloudBase):
 
     #: What the report says runs the guests: nova's fakelibvirt.
     HYPERVISOR = 'fake'
     COMPUTE_DRIVER = 'xloud.XloudLibvirtDriver'
+    ADMIN_PASSWORD = keystone_mod.ADMIN_PASSWORD
 
     def __init__(self, workdir=None, progress=_stderr):
         self.own_workdir = workdir is None

@@ -25,6 +25,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -68,7 +69,12 @@ def _parser():
                              'until Ctrl-C')
     parser.add_argument('--no-tests', action='store_true',
                         help='start the cloud without running Tempest '
-                             '(use with --keep)')
+                             '(use with --keep or --then)')
+    parser.add_argument('--then', metavar='COMMAND',
+                        help='after the scenarios (or the start, with '
+                             '--no-tests), run COMMAND with bash as the '
+                             'cloud\'s admin (its credentials in OS_* '
+                             'variables); the run fails if it fails')
     return parser
 
 
@@ -91,6 +97,14 @@ def _print_access(cloud):
           '  compute API:   %s' % (
               ws.conf_path, ws.path, ws.home, ws.tmp, cloud.urls['identity'],
               users, cloud.urls['compute']), flush=True)
+
+
+def _then(command, cloud):
+    """Run ``command`` against the running cloud; its exit status."""
+    print('--- %s' % command, file=sys.stderr, flush=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    env.update(cloud.admin_env())
+    return subprocess.call(['bash', '-c', command], env=env)
 
 
 def main(argv=None):
@@ -177,8 +191,11 @@ def main(argv=None):
                 print('error: no test matched %r' % args.regex,
                       file=sys.stderr)
                 rc = rc or 1
-            if budget:
-                budget.mark('scenarios')
+        if args.then:
+            then_rc = _then(args.then, cloud)
+            rc = rc or then_rc
+        if budget and not args.no_tests:
+            budget.mark('scenarios')
         if args.keep:
             _print_access(cloud)
             while True:

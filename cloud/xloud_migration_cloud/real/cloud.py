@@ -116,6 +116,7 @@ def _nothing_left(host, server):
 class RealCloud(fake_cloud.CloudBase):
 
     HYPERVISOR = 'libvirt'
+    ADMIN_PASSWORD = control.ADMIN_PASSWORD
 
     def __init__(self, workdir=None, progress=None, hosts=None,
                  drivers=None):

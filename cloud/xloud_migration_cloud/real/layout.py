@@ -46,12 +46,15 @@ CONTROL_HOST = 'xlc-control'
 #: namespace); everything else is the machine's.
 PRIVATE_DIRS = ('/etc/libvirt', '/run/libvirt', '/var/lib/libvirt',
                 '/var/log/libvirt', '/var/cache/libvirt', '/var/log/swtpm',
-                '/var/lib/swtpm-localca')
+                '/var/lib/swtpm-localca', '/var/lib/nova')
 PRIVATE_FILES = ('/etc/hosts',)
 #: Bind mount points the machine may lack (created, then removed).
-RUNTIME_DIRS = ('/run/libvirt', '/var/log/swtpm', '/var/lib/swtpm-localca')
-#: nova's ``instances_path`` in every host.
-INSTANCES_PATH = '/var/lib/libvirt/nova-instances'
+RUNTIME_DIRS = ('/run/libvirt', '/var/log/swtpm', '/var/lib/swtpm-localca',
+                '/var/lib/nova')
+#: nova's ``instances_path`` in every host: nova's default, where an
+#: operator looks (``df -h /var/lib/nova/instances`` on a host shows that
+#: host's instances filesystem, as the operator's guide has it).
+INSTANCES_PATH = '/var/lib/nova/instances'
 
 XLOUD_DRIVER = 'xloud.XloudLibvirtDriver'
 STOCK_DRIVER = 'libvirt.LibvirtDriver'

@@ -148,7 +148,7 @@ def not_run_reason(block):
 #: test (its id under the tier's package of xloud_nova_ext.tests), after
 #: its tier where that is not admin-guide.
 TIERS = {'admin-guide': 'admin_guide', 'install-matrix': 'install',
-         'integration': 'integration'}
+         'integration': 'integration', 'real-cloud': 'admin_guide'}
 RUN = {
     ('install/index.rst', 'git clone '):
         'test_shell_blocks.ShellBlocksTest.test_wheel_from_a_checkout',
@@ -243,6 +243,17 @@ RUN.update({
     ('admin/verification.rst', "grep -h 'xloud-migration-stats'"):
         'integration: test_migration_stats.MigrationStatsTest.'
         'test_real_live_migration_logs_qemu_figures',
+})
+
+#: The blocks that need a real hypervisor: real_cloud_blocks, which the
+#: real-cloud tier runs on its cloud once the scenarios ran (tox.ini:
+#: xloud-migration-demo --then).
+_REAL = 'real-cloud: real_cloud_blocks.RealCloudBlocksTest.'
+RUN.update({
+    ('admin/prerequisites.rst', 'df -h /var/lib/nova/instances'):
+        _REAL + 'test_room_on_the_destination',
+    ('admin/verification.rst', 'openstack console log show'):
+        _REAL + 'test_console_log_of_the_guest',
 })
 
 

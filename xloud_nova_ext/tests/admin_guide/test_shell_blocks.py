@@ -65,14 +65,26 @@ class ShellBlocksTest(testing.TestCase):
         def resolved(text):
             return re.sub(r'\{\[([^\]]+)\](\w+)\}',
                           lambda m: resolved(ini.get(*m.groups())), text)
+
+        def commands(tier):
+            return [shlex.split(line) for line in resolved(
+                ini.get('testenv:' + tier, 'commands')).splitlines()
+                if line.strip()]
         for (page, start), tiers in sorted(shell_blocks.TIER_RUN.items()):
             for tier in tiers:
-                commands = [shlex.split(line) for line in resolved(
-                    ini.get('testenv:' + tier, 'commands')).splitlines()
-                    if line.strip()]
                 self.assertIn(['python', '-m', shell_blocks.__name__,
                                page, start],
-                              [c[:5] for c in commands], tier)
+                              [c[:5] for c in commands(tier)], tier)
+        # The real-cloud tier runs its blocks' tests on its cloud, after
+        # the scenarios: the module of each is in its --then command.
+        real = [shell_blocks.test_of(key)[1] for key in shell_blocks.RUN
+                if shell_blocks.test_of(key)[0] == 'real-cloud']
+        self.assertEqual(2, len(real), real)
+        then = [c[c.index('--then') + 1] for c in commands('real-cloud')
+                if '--then' in c]
+        self.assertEqual(1, len(then), then)
+        for name in real:
+            self.assertIn(name.rsplit('.', 2)[0], shlex.split(then[0]))
 
     def test_shown_output_is_checked_for_its_shapes(self):
         b = block('user/embedded-cloud.rst', 'xloud-migration-demo')
