@@ -21,6 +21,7 @@ vTPM servers across the two drivers are the vTPM safeguard's own tests
 """
 
 from nova import context as nova_context
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.virt.libvirt import driver as libvirt_driver
 from xloud_harness import fake_cpu
 from xloud_harness import nova_fakelibvirt
@@ -41,10 +42,11 @@ class MixedDriversTestBase(nova_fakelibvirt.MigrationTestBase):
         pass  # each compute sets its own driver in start_compute
 
     def start_compute(self, hostname='compute1', **kwargs):
-        self.flags(compute_driver=DRIVERS[hostname])
+        kind = hostname.rstrip('0123456789')  # 'xloud2' runs 'xloud'
+        self.flags(compute_driver=DRIVERS[kind])
         hostname = super().start_compute(hostname=hostname, **kwargs)
         driver = self.driver(hostname)
-        if hostname == 'xloud':
+        if kind == 'xloud':
             self.assertIsInstance(driver, xloud_driver.XloudLibvirtDriver)
         else:
             self.assertIs(libvirt_driver.LibvirtDriver, type(driver))
@@ -103,6 +105,66 @@ class StockToXloudTest(Migrations, MixedDriversTestBase):
 
 class XloudToStockTest(Migrations, MixedDriversTestBase):
     SOURCE, DEST = 'xloud', 'stock'
+
+
+class SameMigrationCallTest(MixedDriversTestBase):
+    """An Xloud pair asks libvirt for the very migration a stock pair does.
+
+    What QEMU copies and how long it pauses the guest (its downtime) follow
+    from the migration call alone: URI, flags and parameters (the
+    destination's XML, bandwidth, disks to copy). The safeguards act before
+    that call and after it, never on it. So, with the names that must
+    differ set aside (hosts, server), the source's call is the same
+    between two Xloud computes as between two stock ones; the benchmark's
+    downtime figures then differ by the machine's noise only.
+    """
+
+    COMPUTES = ('stock', 'stock2', 'xloud', 'xloud2')
+
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+
+    def _migrate_stub(self, domain, destination, params, flags):
+        self.calls.append((destination, dict(params), flags))
+        super()._migrate_stub(domain, destination, params, flags)
+
+    def migration_call(self, source, dest, block_migration):
+        """The source's migration call, its names made neutral."""
+        server = self.boot(source)
+        instance_name = server['OS-EXT-SRV-ATTR:instance_name']
+        del self.calls[:]
+        migration = self.live_migrate(server, host=dest,
+                                      block_migration=block_migration)
+        self.assert_migrated(server, source, dest, migration)
+        self.assertEqual(1, len(self.calls))
+
+        def neutral(value):
+            if isinstance(value, str):
+                for name, role in ((server['id'], 'SERVER'),
+                                   (instance_name, 'INSTANCE'),
+                                   (dest, 'DEST'), (source, 'SOURCE')):
+                    value = value.replace(name, role)
+            elif isinstance(value, (list, tuple)):
+                value = [neutral(v) for v in value]
+            return value
+
+        destination, params, flags = self.calls[0]
+        return (neutral(destination),
+                {k: neutral(v) for k, v in params.items()}, flags)
+
+    def test_live_migration_call_is_stock(self):
+        stock = self.migration_call('stock', 'stock2', False)
+        xloud = self.migration_call('xloud', 'xloud2', False)
+        self.assertIn('destination_xml', stock[1])
+        self.assertEqual(stock, xloud)
+
+    def test_block_migration_call_is_stock(self):
+        self.use_local_storage()
+        stock = self.migration_call('stock', 'stock2', True)
+        xloud = self.migration_call('xloud', 'xloud2', True)
+        self.assertTrue(stock[2] & fakelibvirt.VIR_MIGRATE_NON_SHARED_INC)
+        self.assertEqual(stock, xloud)
 
 
 class WhichHostsRunItTest(fake_cpu.FakeCPUHostsMixin,
