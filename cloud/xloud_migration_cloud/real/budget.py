@@ -71,17 +71,32 @@ def _started_at(pid):
         return None
 
 
-def _tox_start():
-    """When the tox that started us started (epoch seconds), or None."""
-    ppid = os.getppid()
+def _parent_of(pid):
+    """The parent of ``pid``, or None."""
     try:
-        with open('/proc/%d/cmdline' % ppid, 'rb') as f:
-            argv = f.read().split(b'\0')
-    except OSError:
+        with open('/proc/%d/stat' % pid) as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
         return None
-    if not any(os.path.basename(a) == b'tox' or a == b'tox' for a in argv):
-        return None
-    return _started_at(ppid)
+
+
+def _tox_start(pid=None):
+    """When the tox that runs us started (epoch seconds), or None.
+
+    tox may be further up than our parent: ``tox -e real-cloud`` runs the
+    guide's block runner, which runs the page's command with bash.
+    """
+    pid = os.getppid() if pid is None else pid
+    while pid and pid > 1:
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                argv = f.read().split(b'\0')
+        except OSError:
+            return None
+        if any(os.path.basename(a) == b'tox' or a == b'tox' for a in argv):
+            return _started_at(pid)
+        pid = _parent_of(pid)
+    return None
 
 
 def cache_dirs():
