@@ -61,11 +61,16 @@ def _boot_time():
     return None
 
 
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first)."""
+    with open('/proc/%d/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()
+
+
 def _started_at(pid):
     """When ``pid`` started (epoch seconds), or None."""
     try:
-        with open('/proc/%d/stat' % pid) as f:
-            ticks = int(f.read().rsplit(')', 1)[1].split()[19])
+        ticks = int(_stat_fields(pid)[19])
         return _boot_time() + ticks / os.sysconf('SC_CLK_TCK')
     except (OSError, ValueError, IndexError, TypeError):
         return None
@@ -74,8 +79,7 @@ def _started_at(pid):
 def _parent_of(pid):
     """The parent of ``pid``, or None."""
     try:
-        with open('/proc/%d/stat' % pid) as f:
-            return int(f.read().rsplit(')', 1)[1].split()[1])
+        return int(_stat_fields(pid)[1])
     except (OSError, ValueError, IndexError):
         return None
 
